@@ -1,0 +1,21 @@
+//! segrec-core: the memory discipline under segrec.
+//!
+//! * [`MemorySegment`]: a fixed-size, aligned page with typed and bit-level
+//!   access;
+//! * [`MemoryManager`]: the budget, handing out pooled pages through
+//!   [`MemoryReservation`]s and refusing (never aborting) past the budget;
+//! * [`PagedWriter`] / [`PagedReader`]: a list of pages seen as one byte stream
+//!   in which records may straddle page boundaries;
+//! * [`SpillWriter`] / [`SpillReader`]: checksummed page files in a temp
+//!   directory, removed when their owner drops;
+//! * [`SegmentRecord`]: the contract `#[derive(SegmentRecord)]` implements.
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod bits;
+pub mod record;
+
+pub use record::{
+    DecodeError, EncodeError, FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder,
+    RecordRef, SegmentEnum, SegmentRecord,
+};

@@ -1,0 +1,124 @@
+use core::fmt;
+
+/// A record type's binary layout, as `const` data the derive emits.
+///
+/// `Display` prints a table a person can read:
+///
+/// ```text
+/// Order: 26 bytes fixed (205 bits), variable part: no
+///   field      type    bits  offset  key
+///   key        u64       64       0  1 asc
+///   ...
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The struct's name.
+    pub name: &'static str,
+    /// Fields in declaration order (skipped fields are left out).
+    pub fields: &'static [FieldLayout],
+    /// Bits of the fixed part before rounding up to bytes.
+    pub fixed_bits: usize,
+    /// Bytes of the fixed part.
+    pub fixed_bytes: usize,
+    /// Whether records have a variable part.
+    pub has_variable_part: bool,
+}
+
+/// One field's place in a [`Layout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldLayout {
+    /// The field's name.
+    pub name: &'static str,
+    /// The field's Rust type as written.
+    pub ty: &'static str,
+    /// How the field is stored.
+    pub kind: FieldKind,
+    /// Offset of the field's fixed bits from the record's start.
+    pub bit_offset: usize,
+    /// Bits the field takes in the fixed part (for variable fields: the
+    /// length field, plus the null bit of an `Option`).
+    pub bit_width: usize,
+    /// Its place in the key, if it is a key field.
+    pub key: Option<KeyPartLayout>,
+}
+
+/// How a field is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A value at its full width (`u32`, `f64`, `char`, arrays, ...).
+    Fixed,
+    /// An integer in fewer bits than its type (`#[segment(bits = N)]`), or a
+    /// `bool` or a `SegmentEnum`.
+    Packed,
+    /// A string or byte vector in the variable part.
+    Variable,
+    /// An embedded `SegmentRecord`.
+    Embedded,
+}
+
+/// A key field's position and ordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPartLayout {
+    /// 0 for the most significant key field.
+    pub position: usize,
+    /// Ascending or descending.
+    pub order: KeyOrder,
+    /// Where `None` sorts, for `Option` keys.
+    pub nulls: NullOrder,
+}
+
+/// Sort direction of a key part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Smallest first.
+    Asc,
+    /// Largest first (`#[segment(key, desc)]`).
+    Desc,
+}
+
+/// Where `None` sorts in an `Option` key part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NullOrder {
+    /// `None` before every value (the default).
+    First,
+    /// `None` after every value (`#[segment(key, nulls_last)]`).
+    Last,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} bytes fixed ({} bits), variable part: {}",
+            self.name,
+            self.fixed_bytes,
+            self.fixed_bits,
+            if self.has_variable_part { "yes" } else { "no" }
+        )?;
+        let name_w = self.fields.iter().map(|x| x.name.len()).max().unwrap_or(0).max(5);
+        let ty_w = self.fields.iter().map(|x| x.ty.len()).max().unwrap_or(0).max(4);
+        writeln!(f, "  {:name_w$}  {:ty_w$}  {:>4}  {:>6}  key", "field", "type", "bits", "offset")?;
+        for field in self.fields {
+            let key = match field.key {
+                None => String::new(),
+                Some(k) => {
+                    let order = match k.order {
+                        KeyOrder::Asc => "asc",
+                        KeyOrder::Desc => "desc",
+                    };
+                    let nulls = match k.nulls {
+                        NullOrder::First => "",
+                        NullOrder::Last => " nulls last",
+                    };
+                    format!("{} {order}{nulls}", k.position + 1)
+                }
+            };
+            writeln!(
+                f,
+                "  {:name_w$}  {:ty_w$}  {:>4}  {:>6}  {key}",
+                field.name, field.ty, field.bit_width, field.bit_offset
+            )?;
+        }
+        Ok(())
+    }
+}

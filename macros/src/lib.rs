@@ -1,0 +1,1 @@
+//! `#[derive(SegmentRecord)]` and `#[derive(SegmentEnum)]`.

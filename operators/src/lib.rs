@@ -1,0 +1,2 @@
+//! segrec-operators: sort, join and backpressured channels on binary records.
+#![warn(missing_docs, missing_debug_implementations)]

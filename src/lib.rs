@@ -1,0 +1,17 @@
+//! segrec: process more data than fits in memory, in budgeted memory segments.
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub use segrec_core as core;
+pub use segrec_core::*;
+pub use segrec_operators as operators;
+
+/// Items generated code refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use segrec_core;
+}
+
+/// The names most programs need: `use segrec::prelude::*;`.
+pub mod prelude {
+    pub use segrec_core::{RecordRef, SegmentEnum, SegmentRecord};
+}
