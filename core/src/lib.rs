@@ -8,14 +8,24 @@
 //!   in which records may straddle page boundaries;
 //! * [`SpillWriter`] / [`SpillReader`]: checksummed page files in a temp
 //!   directory, removed when their owner drops;
-//! * [`SegmentRecord`]: the contract `#[derive(SegmentRecord)]` implements.
+//! * [`SegmentRecord`]: the contract `#[derive(SegmentRecord)]` implements;
+//! * [`frame`]: how records are laid into byte streams.
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod bits;
+pub mod frame;
+pub mod memory;
 pub mod record;
+pub mod segment;
+pub mod spill;
+pub mod view;
 
+pub use memory::{MemoryError, MemoryManager, MemoryManagerBuilder, MemoryReservation, MemoryStats, Page};
 pub use record::{
-    DecodeError, EncodeError, FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder,
-    RecordRef, SegmentEnum, SegmentRecord,
+    DecodeError, EncodeError, FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder, RecordRef,
+    SegmentEnum, SegmentRecord,
 };
+pub use segment::{MemorySegment, SegmentError};
+pub use spill::{SpillError, SpillFile, SpillReader, SpillWriter};
+pub use view::{ByteSink, ByteSource, PagedReader, PagedWriter, RecordPointer, ViewError};

@@ -1,0 +1,183 @@
+//! Spill files: round trip, damage of every kind is an error naming the file,
+//! and nothing is left on disk.
+
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use segrec_core::{ByteSink, ByteSource, MemoryError, MemoryManager, SpillError, SpillWriter};
+
+fn manager(dir: &Path) -> MemoryManager {
+    MemoryManager::builder().budget(64 << 10).page_size(4096).spill_dir(dir).build().unwrap()
+}
+
+fn files_in(dir: &Path) -> usize {
+    fs::read_dir(dir).unwrap().count()
+}
+
+fn stream(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Writes `data` in uneven chunks through both write paths.
+fn write_file(memory: &MemoryManager, data: &[u8]) -> segrec_core::SpillFile {
+    let r = memory.reservation("spill-test");
+    let mut w = SpillWriter::new(&r).unwrap();
+    let mut rest = data;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = rest.len().min([1, 100, 4096, 9000, 17][i % 5]);
+        if i % 2 == 0 {
+            w.write_bytes(&rest[..n]).unwrap();
+        } else {
+            let chunk = &rest[..n];
+            w.write_with(n, |out: &mut [u8]| -> Result<(), SpillError> {
+                out.copy_from_slice(chunk);
+                Ok(())
+            })
+            .unwrap();
+        }
+        rest = &rest[n..];
+        i += 1;
+    }
+    w.finish().unwrap()
+}
+
+fn read_all(memory: &MemoryManager, file: &segrec_core::SpillFile) -> Result<Vec<u8>, SpillError> {
+    let r = memory.reservation("read");
+    let mut reader = file.reader(&r, 2)?;
+    let mut out = Vec::new();
+    while !reader.is_at_end()? {
+        out.extend_from_slice(reader.read_bytes(700.min(file.bytes() as usize - out.len()))?);
+    }
+    Ok(out)
+}
+
+#[test]
+fn round_trip_and_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data = stream(100_000);
+    let file = write_file(&memory, &data);
+    assert_eq!(file.bytes(), 100_000);
+    // `write_with` keeps a chunk that fits a page inside one frame, so a few
+    // frames end early.
+    assert!((100_000u64.div_ceil(4096)..=100_000u64.div_ceil(4096) + 8).contains(&file.frames()));
+    assert_eq!(fs::metadata(file.path()).unwrap().len(), file.file_len());
+    assert_eq!(read_all(&memory, &file).unwrap(), data);
+    // Page-level reading sees the same bytes.
+    let r = memory.reservation("pages");
+    let mut reader = file.reader(&r, 0).unwrap();
+    let mut pages = Vec::new();
+    while let Some(p) = reader.next_page().unwrap() {
+        pages.extend_from_slice(p);
+    }
+    assert_eq!(pages, data);
+    drop(reader);
+    assert_eq!(memory.stats().in_use, 0, "reader buffers returned");
+    assert_eq!(files_in(dir.path()), 1);
+    drop(file);
+    assert_eq!(files_in(dir.path()), 0, "file removed with its owner");
+    assert!(memory.stats().peak <= memory.budget());
+}
+
+#[test]
+fn empty_file_reads_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let file = write_file(&memory, &[]);
+    assert_eq!(file.frames(), 0);
+    assert_eq!(read_all(&memory, &file).unwrap(), Vec::<u8>::new());
+    let r = memory.reservation("r");
+    let mut reader = file.reader(&r, 1).unwrap();
+    assert!(matches!(reader.read_bytes(1), Err(SpillError::UnexpectedEnd { requested: 1, .. })));
+}
+
+fn damage(path: &Path, offset: u64, f: impl FnOnce(u8) -> u8) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[offset as usize] = f(bytes[offset as usize]);
+    let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(&bytes).unwrap();
+}
+
+#[test]
+fn every_flipped_byte_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data = stream(9000);
+    let file = write_file(&memory, &data);
+    let len = file.file_len();
+    // Flip one bit in each of a spread of positions: headers and payloads.
+    for offset in (0..len).step_by(97).chain([8, 16, 20, 24, 28, 32, len - 1]) {
+        damage(file.path(), offset, |b| b ^ 0x10);
+        let err = read_all(&memory, &file).expect_err(&format!("flip at {offset} went unnoticed"));
+        let message = err.to_string();
+        assert!(message.contains(&file.path().display().to_string()), "error names the file: {message}");
+        assert!(
+            matches!(err, SpillError::Corrupt { .. } | SpillError::Truncated { .. }),
+            "flip at {offset}: {err:?}"
+        );
+        damage(file.path(), offset, |b| b ^ 0x10);
+    }
+    assert_eq!(read_all(&memory, &file).unwrap(), data, "undamaged again");
+    assert_eq!(memory.stats().in_use, 0);
+}
+
+#[test]
+fn truncation_and_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let file = write_file(&memory, &stream(20_000));
+    let full = file.file_len();
+    for cut in [full - 1, full - 4096, 40, 16, 3, 0] {
+        fs::OpenOptions::new().write(true).open(file.path()).unwrap().set_len(cut).unwrap();
+        let err = read_all(&memory, &file).unwrap_err();
+        assert!(matches!(err, SpillError::Truncated { .. }), "cut at {cut}: {err:?}");
+    }
+    fs::remove_file(file.path()).unwrap();
+    let err = read_all(&memory, &file).unwrap_err();
+    match &err {
+        SpillError::Io { path, source, .. } => {
+            assert_eq!(path, file.path());
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    drop(file);
+    assert_eq!(files_in(dir.path()), 0);
+    assert_eq!(memory.stats().in_use, 0);
+}
+
+#[test]
+fn unwritable_directory_and_abandoned_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("does-not-exist");
+    let memory = manager(&missing);
+    let err = SpillWriter::new(&memory.reservation("r")).unwrap_err();
+    assert!(matches!(&err, SpillError::Io { path, .. } if path == &missing), "{err:?}");
+    assert_eq!(memory.stats().in_use, 0, "staging page returned on error");
+
+    let memory = manager(dir.path());
+    let r = memory.reservation("r");
+    let mut w = SpillWriter::new(&r).unwrap();
+    w.write_bytes(&stream(50_000)).unwrap();
+    assert_eq!(files_in(dir.path()), 1);
+    drop(w);
+    assert_eq!(files_in(dir.path()), 0, "an unfinished file is removed");
+}
+
+#[test]
+fn buffers_come_from_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path()); // 16 pages
+    let file = write_file(&memory, &stream(10_000));
+    let r = memory.reservation_with_limit("tight", 3 * 4096);
+    let err = file.reader(&r, 4).unwrap_err();
+    assert!(matches!(err, SpillError::Memory(MemoryError::Exhausted { .. })), "{err:?}");
+    assert_eq!(r.held(), 0);
+    let reader = file.reader(&r, 1).unwrap();
+    assert_eq!(r.held(), 4096 + 4096 + 16);
+    drop(reader);
+    assert_eq!(r.held(), 0);
+}
