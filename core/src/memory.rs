@@ -42,6 +42,7 @@
 //! ```
 
 use core::fmt;
+use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::path::{Path, PathBuf};
@@ -463,7 +464,7 @@ impl MemoryReservation {
         let size = self.shared.manager.page_size;
         self.shared.acquire(size)?;
         match self.shared.manager.take_segment() {
-            Ok(segment) => Ok(Page { segment: Some(segment), owner: Arc::clone(&self.shared) }),
+            Ok(segment) => Ok(Page { segment: ManuallyDrop::new(segment), owner: Arc::clone(&self.shared) }),
             Err(e) => {
                 self.shared.release(size);
                 Err(e.into())
@@ -573,8 +574,8 @@ impl MemoryReservation {
 /// [`MemorySegment`], and on drop goes back to the pool and its bytes back to
 /// the budget. Contents are not cleared between uses.
 pub struct Page {
-    /// `Some` until drop.
-    segment: Option<MemorySegment>,
+    /// Taken out only in `drop`.
+    segment: ManuallyDrop<MemorySegment>,
     owner: Arc<ReservationShared>,
 }
 
@@ -588,27 +589,26 @@ impl Deref for Page {
     type Target = MemorySegment;
     #[inline]
     fn deref(&self) -> &MemorySegment {
-        // Only `drop` takes the segment out.
-        self.segment.as_ref().expect("page holds its segment until drop")
+        &self.segment
     }
 }
 
 impl DerefMut for Page {
     #[inline]
     fn deref_mut(&mut self) -> &mut MemorySegment {
-        self.segment.as_mut().expect("page holds its segment until drop")
+        &mut self.segment
     }
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
-        if let Some(segment) = self.segment.take() {
-            let manager = &self.owner.manager;
-            // A full pool (impossible while the budget bounds live pages)
-            // just frees the page.
-            let _ = manager.pool.push(segment);
-            self.owner.release(manager.page_size);
-        }
+        // SAFETY: `drop` runs once and `self.segment` is not used after it.
+        let segment = unsafe { ManuallyDrop::take(&mut self.segment) };
+        let manager = &self.owner.manager;
+        // A full pool (impossible while the budget bounds live pages) just
+        // frees the page.
+        let _ = manager.pool.push(segment);
+        self.owner.release(manager.page_size);
     }
 }
 
@@ -706,14 +706,14 @@ mod tests {
                         state ^= state << 13;
                         state ^= state >> 17;
                         state ^= state << 5;
-                        if state % 3 != 0 {
+                        if !state.is_multiple_of(3) {
                             if let Ok(p) = r.allocate_page() {
                                 held.push(p);
                             }
                         } else {
                             held.pop();
                         }
-                        if state % 7 == 0 && r.try_grow(100).is_ok() {
+                        if state.is_multiple_of(7) && r.try_grow(100).is_ok() {
                             r.shrink(100);
                         }
                     }

@@ -201,7 +201,25 @@ impl PagedWriter {
     /// # Errors
     ///
     /// [`MemoryError::Exhausted`] when pages run out.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) -> Result<RecordPointer, MemoryError> {
+        let off = self.offset;
+        let len = bytes.len();
+        if len <= self.page_size - off
+            && let Some(page) = self.pages.last_mut()
+        {
+            // Common case: the bytes fit in the current page.
+            page.as_mut_slice()[off..off + len].copy_from_slice(bytes);
+            self.offset = off + len;
+            self.len += len as u64;
+            return Ok(RecordPointer { page: (self.pages.len() - 1) as u32, offset: off as u32 });
+        }
+        self.write_across(bytes)
+    }
+
+    /// [`write`](Self::write) when the bytes need new pages.
+    #[cold]
+    fn write_across(&mut self, bytes: &[u8]) -> Result<RecordPointer, MemoryError> {
         let start = self.position();
         if bytes.is_empty() {
             return Ok(start);
