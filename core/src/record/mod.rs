@@ -25,8 +25,12 @@
 //! * the **key hash** ([`SegmentRecord::hash_key`]): a seeded hash that is a
 //!   function of the canonical key alone.
 
+#[doc(hidden)]
+pub mod codec;
 mod error;
 mod layout;
+#[doc(hidden)]
+pub mod nested;
 
 pub use error::{DecodeError, EncodeError};
 pub use layout::{FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder};
