@@ -172,8 +172,10 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
     let (impl_g, _, _) = generics.split_for_impl();
     let (_, rec_ty_g, _) = rec.generics.split_for_impl();
     let ref_args = super::ref_args(rec);
-    let where_ref = super::extra_bounds(cx, rec.generics.where_clause.as_ref(), quote!('a));
+    // Records own their data: a generic parameter standing for a nested type
+    // is `'static`, which also makes the view well-formed for every `'a`.
     let where_static = super::extra_bounds(cx, rec.generics.where_clause.as_ref(), quote!('static));
+    let where_ref = &where_static;
     let buf = quote!(self.__bytes);
     let mut getters = Vec::new();
     let mut owned = Vec::new();
@@ -233,6 +235,17 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
         owned.push(quote!(#f: ::core::default::Default::default(),));
     }
     let name = ident.to_string();
+    // An inherent `to_owned`, so that `r.to_owned()` does not also find
+    // `ToOwned::to_owned` (the view is `Clone`), unless a field takes the name.
+    if !cx.plans.iter().any(|p| p.name == "to_owned") {
+        getters.push(quote! {
+            /// Decodes an owned value; cannot fail, the bytes were validated by `view`.
+            #[inline]
+            pub fn to_owned(&self) -> #ident #rec_ty_g {
+                #core::RecordRef::to_owned(self)
+            }
+        });
+    }
     quote! {
         #[automatically_derived]
         impl #impl_g #ref_ident #ref_args #where_ref {
