@@ -30,6 +30,10 @@ pub struct Everything {
     u32_: u32,
     u64_: u64,
     u128_: u128,
+    #[segment(bits = 40)]
+    u128_small: u128,
+    #[segment(bits = 70)]
+    i128_mid: i128,
     i8_: i8,
     i16_: i16,
     i32_: i32,
@@ -67,6 +71,26 @@ pub struct Optionals {
     small: Option<u8>,
 }
 
+/// Like `Optionals` without nested fields: every offset is a literal, so
+/// `encode` takes the word-at-a-time path.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct OptionalsFlat {
+    b: Option<bool>,
+    u: Option<u64>,
+    i: Option<i32>,
+    w: Option<u128>,
+    #[segment(bits = 70)]
+    x: Option<i128>,
+    f: Option<f64>,
+    c: Option<char>,
+    arr: Option<[i8; 4]>,
+    s: Option<String>,
+    bytes: Option<Vec<u8>>,
+    #[segment(bits = 3)]
+    small: Option<u8>,
+    chars: [char; 3],
+}
+
 #[derive(SegmentRecord, Debug, Clone, PartialEq)]
 pub struct Generic<T> {
     #[segment(key)]
@@ -102,7 +126,7 @@ prop_compose! {
         d in (".{0,40}", proptest::collection::vec(any::<u8>(), 0..40), any_color(), any_inner()),
     ) -> Everything {
         Everything {
-            b: a.0, u8_: a.1, u16_: a.2, u32_: a.3, u64_: a.4, u128_: a.5,
+            b: a.0, u8_: a.1, u16_: a.2, u32_: a.3, u64_: a.4, u128_: a.5, u128_small: a.5 >> 88, i128_mid: b.4 >> 58,
             i8_: b.0, i16_: b.1, i32_: b.2, i64_: b.3, i128_: b.4,
             f32_: c.0, f64_: c.1, c: c.2, arr: c.3, bools: c.4, chars: c.5,
             s: d.0, bytes: d.1, color: d.2, single: Single::Only, inner: d.3, skipped: 0,
@@ -175,6 +199,13 @@ proptest! {
     }
 
     #[test]
+    fn flat_optionals_round_trip(v in any_optionals(), chars in any::<[char; 3]>(), x in any::<Option<i64>>()) {
+        let f = OptionalsFlat { b: v.b, u: v.u, i: v.i, w: v.w, x: x.map(|x| i128::from(x) << 5), f: v.f.filter(|f| !f.is_nan()),
+            c: v.c, arr: v.arr, s: v.s, bytes: v.bytes, small: v.small, chars };
+        round_trip(&f);
+    }
+
+    #[test]
     fn generic_round_trips(id in any::<u32>(), inner in any_inner(), more in proptest::option::of(any_inner()), c in any_color()) {
         round_trip(&Generic { id, payload: inner.clone(), more: more.clone() });
         round_trip(&Generic { id, payload: c, more: Some(c) });
@@ -191,6 +222,8 @@ fn skipped_fields_come_back_as_default() {
         u32_: 3,
         u64_: 4,
         u128_: 5,
+        u128_small: 6,
+        i128_mid: -7,
         i8_: -1,
         i16_: -2,
         i32_: -3,
