@@ -10,6 +10,7 @@ mod encode;
 mod key;
 mod layout;
 mod view;
+mod words;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};

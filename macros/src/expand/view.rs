@@ -179,8 +179,13 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
     let buf = quote!(self.__bytes);
     let mut getters = Vec::new();
     let mut owned = Vec::new();
+    let (word_lets, mut word_values) = match super::words::read_fixed(cx) {
+        Some((lets, values)) => (lets, values),
+        None => (quote!(), Vec::new()),
+    };
+    word_values.resize(cx.plans.len(), None);
     let mut debug = Vec::new();
-    for p in &cx.plans {
+    for (p, word_value) in cx.plans.iter().zip(word_values) {
         let (f, name) = (p.ident(), &p.name);
         let ty = getter_ty(cx, p);
         let bits = p.s.bits;
@@ -225,7 +230,7 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
                 let c = codec(core, t);
                 quote!(self.#f().map(#c::to_owned))
             }
-            _ => quote!(self.#f()),
+            _ => word_value.unwrap_or_else(|| quote!(self.#f())),
         };
         owned.push(quote!(#f: #to_owned,));
         debug.push(quote!(.field(#name, &self.#f())));
@@ -271,6 +276,7 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
             fn bytes(&self) -> &'a [u8] { self.__bytes }
             #[inline]
             fn to_owned(&self) -> #ident #rec_ty_g {
+                #word_lets
                 #ident { #(#owned)* }
             }
         }
