@@ -110,3 +110,27 @@ fn specific_errors() {
         Err(DecodeError::InvalidEnum { field: "e", index: 3, variants: 3 })
     ));
 }
+
+#[test]
+fn overflow_in_an_embedded_record_writes_nothing() {
+    #[derive(SegmentRecord, Debug, Clone, PartialEq)]
+    struct Small {
+        #[segment(bits = 4)]
+        x: u8,
+    }
+    #[derive(SegmentRecord, Debug, Clone, PartialEq)]
+    struct Outer {
+        a: u64,
+        inner: Small,
+    }
+    let v = Outer { a: u64::MAX, inner: Small { x: 16 } };
+    assert!(matches!(
+        v.check_encode(),
+        Err(segrec::EncodeError::Overflow { field: "x", value: 16, bits: 4 })
+    ));
+    let mut buf = vec![0x77; v.encoded_len()];
+    assert!(matches!(v.encode(&mut buf), Err(segrec::EncodeError::Overflow { field: "x", .. })));
+    assert!(buf.iter().all(|&b| b == 0x77), "encode wrote before failing");
+    let ok = Outer { a: 1, inner: Small { x: 15 } };
+    assert_eq!(ok.check_encode(), Ok(()));
+}

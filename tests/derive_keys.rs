@@ -351,3 +351,81 @@ proptest! {
         check_width(n, u, i);
     }
 }
+
+#[derive(SegmentEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Color {
+    Red,
+    Green,
+    Blue,
+    Cyan,
+    Magenta,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Inner {
+    #[segment(key)]
+    name: String,
+    #[segment(key)]
+    id: u16,
+    other: u8,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct WithNested {
+    #[segment(key)]
+    color: Color,
+    #[segment(key, desc)]
+    inner: Inner,
+    #[segment(key)]
+    oc: Option<Color>,
+    #[segment(key, nulls_last)]
+    oi: Option<Inner>,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct EnumKey {
+    #[segment(key)]
+    color: Color,
+    #[segment(key, desc)]
+    n: u32,
+}
+
+fn color() -> impl Strategy<Value = Color> {
+    proptest::sample::select(vec![Color::Red, Color::Green, Color::Blue, Color::Cyan, Color::Magenta])
+}
+
+prop_compose! {
+    fn inner()(name in strings(), id in 0u16..3, other in any::<u8>()) -> Inner { Inner { name, id, other } }
+}
+
+fn inner_cmp(a: &Inner, b: &Inner) -> Ordering {
+    a.key().cmp(&b.key())
+}
+
+proptest! {
+    #[test]
+    fn nested_keys_order_like_the_tuple(c in color(), d in color(), i in inner(), j in inner(),
+                                        oc in proptest::option::of(color()), od in proptest::option::of(color()),
+                                        oi in proptest::option::of(inner()), oj in proptest::option::of(inner()),
+                                        n in 0u32..3, m in 0u32..3) {
+        let x = WithNested { color: c, inner: i.clone(), oc, oi: oi.clone() };
+        let y = WithNested { color: d, inner: j.clone(), oc: od, oi: oj.clone() };
+        let oracle = c.cmp(&d)
+            .then(inner_cmp(&j, &i))
+            .then(oc.cmp(&od))
+            .then(total(&oi, &oj, true, inner_cmp));
+        check_pair(&x, &y, oracle);
+        check_pair(&x, &x, Ordering::Equal);
+        prop_assert_eq!(x.key(), (c, (i.name.clone(), i.id), oc, oi.map(|i| (i.name, i.id))));
+        let (e, f) = (EnumKey { color: c, n }, EnumKey { color: d, n: m });
+        check_pair(&e, &f, c.cmp(&d).then(m.cmp(&n)));
+    }
+}
+
+#[test]
+fn enum_keys_are_fixed_width() {
+    const { assert!(!EnumKey::NORMALIZED_KEY_IS_PREFIX) };
+    assert_eq!(EnumKey::NORMALIZED_KEY_LEN, 1 + 4);
+    assert_eq!(<Color as SegmentEnum>::BITS, 3);
+    const { assert!(WithNested::NORMALIZED_KEY_IS_PREFIX) };
+}

@@ -96,6 +96,13 @@ pub fn methods(cx: &Ctx<'_>) -> TokenStream {
         }
 
         #[inline]
+        #[allow(unused_variables)]
+        fn check_encode(&self) -> ::core::result::Result<(), #core::EncodeError> {
+            #(#checks)*
+            ::core::result::Result::Ok(())
+        }
+
+        #[inline]
         fn encode(&self, __out: &mut [u8]) -> ::core::result::Result<usize, #core::EncodeError> {
             #(#checks)*
             let __len: usize = #owner::FIXED_LEN #(.saturating_add(#lens))*;
