@@ -4,6 +4,7 @@
 //! `cargo bench --bench compare -- [filter...]`; `SEGREC_BENCH_N` sets the
 //! record count (default 10M).
 
+mod derive;
 mod harness;
 mod paged;
 
@@ -11,4 +12,5 @@ fn main() {
     let cfg = harness::Config::from_env();
     println!("# segrec comparison harness, n = {}", cfg.n);
     paged::run(&cfg);
+    derive::run(&cfg);
 }
