@@ -14,4 +14,5 @@ pub mod __private {
 /// The names most programs need: `use segrec::prelude::*;`.
 pub mod prelude {
     pub use segrec_core::{RecordRef, SegmentEnum, SegmentRecord};
+    pub use segrec_operators::sort::{SortError, SortedStream, Sorter, SorterConfig};
 }
