@@ -6,9 +6,12 @@
 
 mod harness;
 mod paged;
+mod sort;
+mod sort_records;
 
 fn main() {
     let cfg = harness::Config::from_env();
     println!("# segrec comparison harness, n = {}", cfg.n);
     paged::run(&cfg);
+    sort::run(&cfg);
 }
