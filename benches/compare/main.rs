@@ -7,10 +7,13 @@
 mod derive;
 mod harness;
 mod paged;
+mod sort;
+mod sort_records;
 
 fn main() {
     let cfg = harness::Config::from_env();
     println!("# segrec comparison harness, n = {}", cfg.n);
     paged::run(&cfg);
     derive::run(&cfg);
+    sort::run(&cfg);
 }
