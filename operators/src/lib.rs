@@ -2,5 +2,8 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod join;
+pub mod sort;
 #[cfg(test)]
 pub(crate) mod testkit;
+
+pub use sort::{SortError, SortedStream, Sorter, SorterConfig};
