@@ -85,6 +85,48 @@ pub enum NullOrder {
     Last,
 }
 
+impl Layout {
+    /// Whether a key field is an `Option`, whose null bit then sits at its
+    /// `bit_offset` (1 = `Some`). Embedded records are not looked into.
+    #[must_use]
+    pub const fn has_nullable_key(&self) -> bool {
+        let mut i = 0;
+        while i < self.fields.len() {
+            if self.fields[i].is_nullable_key() {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+}
+
+impl FieldLayout {
+    /// Whether this is a key field of type `Option<..>`.
+    #[must_use]
+    pub const fn is_nullable_key(&self) -> bool {
+        self.key.is_some() && type_is_option(self.ty)
+    }
+}
+
+/// Whether a type, as written, is `Option<..>` (also path-qualified).
+const fn type_is_option(ty: &str) -> bool {
+    const PAT: &[u8] = b"Option<";
+    let b = ty.as_bytes();
+    let mut start = 0;
+    while start + PAT.len() <= b.len() {
+        let mut j = 0;
+        while j < PAT.len() && b[start + j] == PAT[j] {
+            j += 1;
+        }
+        if j == PAT.len() && (start == 0 || b[start - 1] == b':') {
+            return true;
+        }
+        start += 1;
+    }
+    false
+}
+
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(

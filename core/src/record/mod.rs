@@ -154,12 +154,19 @@ pub trait SegmentRecord: Sized {
     /// Whether any `Option` part of the key of an encoded record is `None`.
     /// Joins use it for SQL semantics: a key with a null part matches nothing.
     ///
-    /// The default returns `false`, right for keys without `Option` parts;
-    /// the derive overrides it (reading the null bits) when a key part is an
-    /// `Option`.
+    /// The default reads the null bits of the `Option` key fields that
+    /// [`LAYOUT`](SegmentRecord::LAYOUT) lists (bit `bit_offset`, 1 =
+    /// `Some`); for a key without `Option` parts it is a constant `false`.
+    /// Hand-written impls whose `LAYOUT` does not list fields override it.
+    #[inline]
     fn key_has_null(encoded: &[u8]) -> bool {
-        let _ = encoded;
-        false
+        if !const { Self::LAYOUT.has_nullable_key() } {
+            return false;
+        }
+        Self::LAYOUT.fields.iter().any(|f| {
+            f.is_nullable_key()
+                && encoded.get(f.bit_offset / 8).is_some_and(|b| (b >> (f.bit_offset % 8)) & 1 == 0)
+        })
     }
 }
 

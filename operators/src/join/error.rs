@@ -81,6 +81,9 @@ pub enum JoinError {
         /// 0-based index of the first record out of order.
         index: u64,
     },
+    /// A sorter feeding the join failed.
+    #[error("join: {0}")]
+    Sort(#[from] crate::sort::SortError),
     /// An input source failed.
     #[error("join: the {side} input failed: {source}")]
     Input {

@@ -7,6 +7,7 @@ use core::marker::PhantomData;
 use segrec_core::SegmentRecord;
 
 use super::error::{JoinError, Side};
+use crate::sort::SortedStream;
 
 /// A stream of encoded records of type `T`, lent one at a time (the slice is
 /// valid until the next call). Sorted streams (a sorter's output, a sorted
@@ -107,5 +108,12 @@ where
 {
     fn next_record(&mut self) -> Result<Option<&[u8]>, JoinError> {
         Ok(self.iter.next())
+    }
+}
+
+/// A sorter's output feeds a [`MergeJoin`](super::MergeJoin) directly.
+impl<T: SegmentRecord> RecordSource<T> for SortedStream<T> {
+    fn next_record(&mut self) -> Result<Option<&[u8]>, JoinError> {
+        Ok(self.next_encoded()?)
     }
 }
