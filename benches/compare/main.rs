@@ -6,6 +6,7 @@
 
 mod derive;
 mod harness;
+mod join;
 mod paged;
 mod sort;
 mod sort_records;
@@ -16,4 +17,5 @@ fn main() {
     paged::run(&cfg);
     derive::run(&cfg);
     sort::run(&cfg);
+    join::run(&cfg);
 }
