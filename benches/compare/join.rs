@@ -166,7 +166,7 @@ pub fn run(cfg: &Config) {
     if cfg.enabled("hash_join_spill") {
         let dir = tempfile::tempdir().expect("spill dir");
         let small = MemoryManager::builder()
-            .budget(encoded / 4)
+            .budget((encoded / 4).max(1 << 20))
             .spill_dir(dir.path())
             .preallocate(true)
             .build()

@@ -59,6 +59,34 @@ fn tag_of(hash: u64) -> u32 {
     ((hash >> 32) as u32) | 1
 }
 
+/// Bit `i` set when `tags[i] == tag`: two SSE2 compares and move-masks.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+fn lanes_equal(tags: &[u32; LANES], tag: u32) -> u32 {
+    // SAFETY: the function only needs SSE2, which this cfg guarantees the
+    // target has (it is part of the x86-64 baseline).
+    unsafe { lanes_equal_sse2(tags, tag) }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn lanes_equal_sse2(tags: &[u32; LANES], tag: u32) -> u32 {
+    use core::arch::x86_64::{
+        __m128i, _mm_castsi128_ps, _mm_cmpeq_epi32, _mm_loadu_si128, _mm_movemask_ps, _mm_set1_epi32,
+    };
+    let p = tags.as_ptr().cast::<__m128i>();
+    // SAFETY: `tags` is 32 readable bytes; the two unaligned 16-byte loads
+    // read bytes 0..16 and 16..32 of it.
+    let (lo, hi) = unsafe { (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1))) };
+    let t = _mm_set1_epi32(tag as i32);
+    let lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, t)));
+    let hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, t)));
+    (lo | (hi << 4)) as u32
+}
+
+/// Bit `i` set when `tags[i] == tag`.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline]
 fn lanes_equal(tags: &[u32; LANES], tag: u32) -> u32 {
     let mut m = 0u32;
@@ -141,6 +169,28 @@ impl HashTable {
             c.last = b.tags[LANES - 1] == 0;
         }
     }
+}
+
+impl HashTable {
+    /// Hints the CPU to fetch the bucket of `hash`.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        prefetch(core::ptr::from_ref(&self.buckets[hash as usize & self.mask]).cast());
+    }
+}
+
+/// Hints the CPU to fetch the cache line holding `p`; a no-op off x86-64.
+#[inline]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint: it never faults and never reads
+        // into the program, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Drop for HashTable {

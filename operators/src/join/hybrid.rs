@@ -34,6 +34,17 @@ use super::types::JoinType;
 /// Deepest recursion level before the nested-loop fallback.
 pub(crate) const MAX_LEVEL: u32 = 8;
 
+/// Probe rows hashed and prefetched together.
+const BATCH: usize = 32;
+
+/// A batch of probe rows copied out of the source.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<u8>,
+    ends: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
 /// Fewest budget pages a hash join works with.
 const MIN_PAGES: usize = 16;
 
@@ -144,6 +155,7 @@ impl<L: SegmentRecord, R: SegmentRecord> HashJoin<L, R> {
             fallback: None,
             keys: KeyBufs::default(),
             stats: HashJoinStats::default(),
+            batch: Batch::default(),
             _l: PhantomData,
         })
     }
@@ -235,6 +247,7 @@ pub struct HashJoinRun<L, R, S> {
     fallback: Option<Fallback>,
     keys: KeyBufs,
     stats: HashJoinStats,
+    batch: Batch,
     _l: PhantomData<fn() -> L>,
 }
 
@@ -393,11 +406,29 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
         match &mut self.stage {
             Stage::Probe => {
                 let Some(parts) = &mut self.parts else { return Ok(false) };
-                for _ in 0..max {
-                    let Some(rec) = self.source.next_record()? else {
+                let batch = &mut self.batch;
+                for _ in 0..max.div_ceil(BATCH) {
+                    batch.rows.clear();
+                    batch.ends.clear();
+                    let mut end = false;
+                    while batch.ends.len() < BATCH {
+                        let Some(rec) = self.source.next_record()? else {
+                            end = true;
+                            break;
+                        };
+                        batch.rows.extend_from_slice(rec);
+                        batch.ends.push(batch.rows.len());
+                    }
+                    parts.probe_batch::<L, F>(
+                        &batch.rows,
+                        &batch.ends,
+                        &mut batch.hashes,
+                        &mut self.keys,
+                        out,
+                    )?;
+                    if end {
                         return self.end_probe().map(|()| true);
-                    };
-                    parts.probe::<L, F>(rec, false, true, &mut self.keys, out)?;
+                    }
                 }
             }
             Stage::ProbeFile(pf) => {

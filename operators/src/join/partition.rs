@@ -24,7 +24,7 @@ use segrec_core::{
 
 use super::error::{JoinError, Side};
 use super::frame::{self, MATCHED};
-use super::hash_table::HashTable;
+use super::hash_table::{HashTable, prefetch};
 use super::types::JoinType;
 
 /// Hash bits below the partition number.
@@ -79,6 +79,44 @@ impl Part {
 pub(crate) struct KeyBufs {
     pub left: Vec<u8>,
     pub right: Vec<u8>,
+}
+
+/// Longest normalized key compared on the stack.
+const STACK_KEY: usize = 32;
+
+impl KeyBufs {
+    /// Whether the keys of a left and a right record are equal, comparing
+    /// canonical keys. When both normalized keys are whole canonical keys of
+    /// the same length they are compared on the stack; otherwise the left
+    /// canonical key is written once per probe row (`have_left`) and the
+    /// right one into a reused buffer.
+    #[inline]
+    pub(crate) fn equal<L: SegmentRecord, R: SegmentRecord>(
+        &mut self,
+        l: &[u8],
+        r: &[u8],
+        have_left: &mut bool,
+    ) -> bool {
+        let n = L::NORMALIZED_KEY_LEN;
+        if !L::NORMALIZED_KEY_IS_PREFIX
+            && !R::NORMALIZED_KEY_IS_PREFIX
+            && n == R::NORMALIZED_KEY_LEN
+            && n <= STACK_KEY
+        {
+            let (mut a, mut b) = ([0u8; STACK_KEY], [0u8; STACK_KEY]);
+            L::write_normalized_key(l, &mut a[..n]);
+            R::write_normalized_key(r, &mut b[..n]);
+            return a == b;
+        }
+        if !*have_left {
+            self.left.clear();
+            L::write_key(l, &mut self.left);
+            *have_left = true;
+        }
+        self.right.clear();
+        R::write_key(r, &mut self.right);
+        self.left == self.right
+    }
 }
 
 /// The partitions of one round of a hybrid hash join.
@@ -341,6 +379,66 @@ impl<R: SegmentRecord> Partitions<R> {
     where
         F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
     {
+        let hash = L::hash_key(rec, self.seed);
+        self.probe_hashed::<L, F>(rec, hash, prior, last, keys, out)
+    }
+
+    /// Probes with a batch of left rows (`rows[ends[i-1]..ends[i]]`): hashes
+    /// them all and prefetches their buckets, then their first candidate
+    /// records, then probes, so that the cache misses of a batch overlap.
+    pub(crate) fn probe_batch<L: SegmentRecord, F>(
+        &mut self,
+        rows: &[u8],
+        ends: &[usize],
+        hashes: &mut Vec<u64>,
+        keys: &mut KeyBufs,
+        out: &mut F,
+    ) -> Result<(), JoinError>
+    where
+        F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
+    {
+        let row = |i: usize| &rows[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        hashes.clear();
+        for i in 0..ends.len() {
+            let h = L::hash_key(row(i), self.seed);
+            hashes.push(h);
+            if let Some(Part::Table { table, .. }) = self.parts.get(self.part_of(h)) {
+                table.prefetch(h);
+            }
+        }
+        for &h in hashes.iter() {
+            if let Some(Part::Table { pages, table, .. }) = self.parts.get(self.part_of(h)) {
+                let mut c = table.lookup(h);
+                if let Some(slot) = table.next(&mut c) {
+                    let pos = slot as usize;
+                    let page = pos >> self.page_shift;
+                    if let Some(p) = pages.get(page) {
+                        let off = pos & ((1 << self.page_shift) - 1);
+                        prefetch(p.as_slice()[off..].as_ptr());
+                    }
+                }
+            }
+        }
+        for (i, &h) in hashes.iter().enumerate() {
+            self.probe_hashed::<L, F>(row(i), h, false, true, keys, out)?;
+        }
+        Ok(())
+    }
+
+    /// [`probe`](Self::probe) with the row's hash already computed.
+    #[inline]
+    fn probe_hashed<L: SegmentRecord, F>(
+        &mut self,
+        rec: &[u8],
+        hash: u64,
+        prior: bool,
+        last: bool,
+        keys: &mut KeyBufs,
+        out: &mut F,
+    ) -> Result<bool, JoinError>
+    where
+        F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
+    {
         let jt = self.jt;
         if L::key_has_null(rec) {
             if last && jt.keeps_unmatched_left() && !prior {
@@ -348,7 +446,6 @@ impl<R: SegmentRecord> Partitions<R> {
             }
             return Ok(false);
         }
-        let hash = L::hash_key(rec, self.seed);
         let p = if self.parts.len() == 1 { 0 } else { self.part_of(hash) };
         let page_shift = self.page_shift;
         let page_mask = (1usize << page_shift) - 1;
@@ -378,14 +475,7 @@ impl<R: SegmentRecord> Partitions<R> {
                     }
                 }
             };
-            if !have_left_key {
-                keys.left.clear();
-                L::write_key(rec, &mut keys.left);
-                have_left_key = true;
-            }
-            keys.right.clear();
-            R::write_key(brec, &mut keys.right);
-            if keys.left != keys.right {
+            if !keys.equal::<L, R>(rec, brec, &mut have_left_key) {
                 continue;
             }
             matched = true;
