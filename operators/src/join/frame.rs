@@ -75,15 +75,19 @@ where
     if src.is_at_end()? {
         return Ok(None);
     }
-    let (flag, len) = match T::ENCODED_SIZE {
-        Some(n) => (src.read_bytes(1)?[0], n),
+    match T::ENCODED_SIZE {
+        Some(n) => {
+            // One read for the flag and the record.
+            let f = src.read_bytes(1 + n)?;
+            Ok(Some((f[0], &f[1..])))
+        }
         None => {
             let h = src.read_bytes(5)?;
-            (h[0], u32::from_le_bytes([h[1], h[2], h[3], h[4]]) as usize)
+            let (flag, len) = (h[0], u32::from_le_bytes([h[1], h[2], h[3], h[4]]) as usize);
+            let rec = src.read_bytes(len)?;
+            Ok(Some((flag, rec)))
         }
-    };
-    let rec = src.read_bytes(len)?;
-    Ok(Some((flag, rec)))
+    }
 }
 
 /// Reads the frame whose first byte is `page[offset]` when it lies inside

@@ -9,7 +9,9 @@
 //!   with a new hash seed; a partition that will not shrink (one key repeated
 //!   past the budget) falls back to a block-nested-loop join of build chunks
 //!   against the spilled probe rows. The in-memory table is a bucketed hash
-//!   table of 64-byte buckets (8 tags + 8 record pointers).
+//!   table of 64-byte buckets (8 tags + 8 record pointers), probed in
+//!   prefetched batches; a blocked Bloom filter over the spilled build rows
+//!   settles most probe rows that cannot match without spilling them.
 //! * [`MergeJoin`]: a sort-merge join over two inputs sorted on the key,
 //!   handling N:M key groups by buffering the right group in pages and
 //!   spilling it (and replaying it from disk) when it outgrows the budget.
@@ -26,6 +28,7 @@
 //! `(Option<L>, Option<R>)` pairs ([`HashJoinRun::into_owned`],
 //! [`MergeJoin::into_owned`]).
 
+mod bloom;
 mod error;
 mod frame;
 mod hash_table;

@@ -22,10 +22,15 @@ use segrec_core::{
     SpillFile, SpillWriter,
 };
 
+use super::bloom::Bloom;
 use super::error::{JoinError, Side};
 use super::frame::{self, MATCHED};
 use super::hash_table::{HashTable, prefetch};
 use super::types::JoinType;
+
+/// The Bloom filter takes this fraction of the budget (once a partition
+/// spills).
+const BLOOM_SHARE: usize = 16;
 
 /// Hash bits below the partition number.
 const PARTITION_SHIFT: u32 = 26;
@@ -55,11 +60,11 @@ enum Part {
     /// Build rows in pages.
     Memory { w: PagedWriter, rows: u64 },
     /// Build rows going to a spill file.
-    Spilling { w: SpillWriter, bytes: u64 },
+    Spilling { w: SpillWriter, bytes: u64, bloomed: bool },
     /// In memory with its table, ready to probe.
     Table { pages: Vec<Page>, len: u64, table: HashTable },
     /// Spilled, its probe rows going to `probe`.
-    Spilled { build: SpillFile, bytes: u64, probe: Option<SpillWriter> },
+    Spilled { build: SpillFile, bytes: u64, probe: Option<SpillWriter>, bloomed: bool },
     /// Transient, while a partition changes state.
     Taken,
 }
@@ -126,6 +131,9 @@ pub(crate) struct Partitions<R> {
     seed: u64,
     parts: Vec<Part>,
     reserve: Option<Page>,
+    /// Hashes of the rows of spilled partitions (those spilled once it
+    /// existed).
+    bloom: Option<Bloom>,
     /// `false` for a block of the nested-loop fallback: a full budget ends
     /// the block instead of spilling.
     spill: bool,
@@ -165,6 +173,7 @@ impl<R: SegmentRecord> Partitions<R> {
             seed,
             parts: vec![Part::Memory { w: PagedWriter::new(res.clone()), rows: 0 }],
             reserve: None,
+            bloom: None,
             spill: false,
             max_record,
             page_shift: res.page_size().trailing_zeros(),
@@ -191,7 +200,8 @@ impl<R: SegmentRecord> Partitions<R> {
         if R::key_has_null(rec) && !self.jt.keeps_unmatched_right() {
             return Ok(true); // can never appear in the result
         }
-        let p = if self.parts.len() == 1 { 0 } else { self.part_of(R::hash_key(rec, self.seed)) };
+        let hash = if self.parts.len() == 1 { 0 } else { R::hash_key(rec, self.seed) };
+        let p = self.part_of(hash);
         loop {
             match &mut self.parts[p] {
                 Part::Memory { w, rows } => {
@@ -227,9 +237,12 @@ impl<R: SegmentRecord> Partitions<R> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Part::Spilling { w, bytes } => {
+                Part::Spilling { w, bytes, bloomed } => {
                     frame::write_sink::<R, _>(w, 0, rec)?;
                     *bytes += framed as u64;
+                    if *bloomed && let Some(b) = &mut self.bloom {
+                        b.insert(hash);
+                    }
                     return Ok(true);
                 }
                 _ => unreachable_state()?,
@@ -264,11 +277,21 @@ impl<R: SegmentRecord> Partitions<R> {
                 return Ok(());
             }
         };
+        // Record the rows in the Bloom filter while their pages are here.
+        let bloomed = match &mut self.bloom {
+            Some(bloom) => {
+                let mut rd = PagedReader::new(&pages, len);
+                while let Some((_, rec)) = frame::read::<R, _>(&mut rd)? {
+                    bloom.insert(R::hash_key(rec, self.seed));
+                }
+                true
+            }
+            None => false,
+        };
         self.reserve = None;
         let mut w = match SpillWriter::new(&self.res) {
             Ok(w) => w,
             Err(SpillError::Memory(_)) => {
-                // Free the pages first: the bytes are lost only on the error path.
                 return Err(JoinError::BudgetTooSmall {
                     budget: self.res.manager().budget(),
                     needed: self.res.manager().budget() + self.res.page_size(),
@@ -283,10 +306,15 @@ impl<R: SegmentRecord> Partitions<R> {
         }
         drop(pages);
         self.reserve = self.res.allocate_page().ok();
+        if self.bloom.is_none() && self.spill {
+            // A spill frees the room for the filter; partitions spilled before
+            // it existed are not filtered.
+            self.bloom = Bloom::new(self.res.manager().budget() / BLOOM_SHARE, &self.res);
+        }
         self.parts[i] = if building {
-            Part::Spilling { w, bytes: len }
+            Part::Spilling { w, bytes: len, bloomed }
         } else {
-            Part::Spilled { build: w.finish()?, bytes: len, probe: None }
+            Part::Spilled { build: w.finish()?, bytes: len, probe: None, bloomed }
         };
         Ok(())
     }
@@ -301,9 +329,9 @@ impl<R: SegmentRecord> Partitions<R> {
         'again: loop {
             for part in &mut self.parts {
                 if let Part::Spilling { .. } = part
-                    && let Part::Spilling { w, bytes } = core::mem::replace(part, Part::Taken)
+                    && let Part::Spilling { w, bytes, bloomed } = core::mem::replace(part, Part::Taken)
                 {
-                    *part = Part::Spilled { build: w.finish()?, bytes, probe: None };
+                    *part = Part::Spilled { build: w.finish()?, bytes, probe: None, bloomed };
                 }
             }
             for i in 0..self.parts.len() {
@@ -451,8 +479,13 @@ impl<R: SegmentRecord> Partitions<R> {
         let page_mask = (1usize << page_shift) - 1;
         let (pages, len, table) = match &mut self.parts[p] {
             Part::Table { pages, len, table } => (pages, *len, &*table),
-            Part::Spilled { probe: Some(w), .. } => {
-                frame::write_sink::<L, _>(w, u8::from(prior) * MATCHED, rec)?;
+            Part::Spilled { probe: Some(w), bloomed, .. } => {
+                let may_match = !*bloomed || self.bloom.as_ref().is_none_or(|b| b.may_contain(hash));
+                if may_match {
+                    frame::write_sink::<L, _>(w, u8::from(prior) * MATCHED, rec)?;
+                } else if last && jt.keeps_unmatched_left() && !prior {
+                    out(Some(rec), None)?;
+                }
                 return Ok(false);
             }
             _ => return unreachable_state(),
@@ -546,7 +579,7 @@ impl<R: SegmentRecord> Partitions<R> {
         tasks: &mut Vec<Task>,
     ) -> Result<(), JoinError> {
         for part in self.parts {
-            if let Part::Spilled { build, bytes, probe: Some(w) } = part {
+            if let Part::Spilled { build, bytes, probe: Some(w), .. } = part {
                 tasks.push(Task { build, probe: w.finish()?, level, bytes, parent_bytes });
             }
         }
