@@ -177,7 +177,13 @@ where
         g.file = None;
         g.key.clear();
         g.key.extend_from_slice(&self.r.key);
+        let store = self.jt.emits_pairs();
         while self.r.valid && !self.r.null && self.r.key == self.group.key {
+            if !store {
+                // Semi and anti joins only need to know the group exists.
+                self.r.advance::<R, B>(&mut self.right, Side::Right)?;
+                continue;
+            }
             let g = &mut self.group;
             if let Some(w) = &mut g.spill {
                 frame::write_sink::<R, _>(w, 0, &self.r.row)?;
