@@ -53,7 +53,9 @@ const MIN_PAGES: usize = 16;
 ///
 /// # Examples
 ///
-/// ```ignore
+/// With derived records (the whole program is `examples/join.rs`):
+///
+/// ```text
 /// let mut join = HashJoin::<Order, Customer>::new(&memory, JoinType::Inner)?;
 /// for c in &customers { join.push(c)?; }
 /// join.probe(Records::left(&orders))?.for_each(|o, c| { /* ... */ Ok::<_, JoinError>(()) })?;

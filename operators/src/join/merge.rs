@@ -121,7 +121,7 @@ where
     /// [`JoinError::BudgetTooSmall`] below 4 pages, or the inputs' first
     /// reads failing.
     ///
-    /// [`Sorter`]: crate
+    /// [`Sorter`]: crate::sort::Sorter
     pub fn new(memory: &MemoryManager, jt: JoinType, left: A, right: B) -> Result<Self, JoinError> {
         if memory.budget() / memory.page_size() < MIN_PAGES {
             return Err(JoinError::BudgetTooSmall {

@@ -1,7 +1,7 @@
 //! Which rows a join returns.
 
-/// The kind of join. The left input is the probe side of a [`HashJoin`]
-/// (crate::join::HashJoin), the right input its build side.
+/// The kind of join. The left input is the probe side of a
+/// [`HashJoin`](crate::join::HashJoin), the right input its build side.
 ///
 /// | type         | matched pairs | unmatched left | unmatched right |
 /// | ------------ | ------------- | -------------- | --------------- |
