@@ -2,7 +2,6 @@
 //! `expand` generates code from. Every violation is reported, spanned at the
 //! offending attribute or field.
 
-use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Type, Visibility};
 
@@ -103,8 +102,8 @@ pub fn record(input: &DeriveInput) -> Result<Record, syn::Error> {
                     );
                 }
             }
-            if let Some((_, s)) = attrs.bits {
-                cx.error(s, "`bits` cannot be combined with `skip`: a skipped field is not stored");
+            if let Some((_, s)) = &attrs.bits {
+                cx.error_spanned(s, "`bits` cannot be combined with `skip`: a skipped field is not stored");
             }
             let _ = skip;
             fields.push(Field { ident, ty: f.ty.clone(), stored: None });
@@ -135,7 +134,7 @@ pub fn record(input: &DeriveInput) -> Result<Record, syn::Error> {
                 ),
             );
         }
-        let bits = check_bits(&mut cx, &ftype, &f.ty, attrs.bits);
+        let bits = check_bits(&mut cx, &ftype, &f.ty, attrs.bits.as_ref());
         let key = attrs.key.map(|_| {
             position += 1;
             KeyPart {
@@ -157,16 +156,22 @@ pub fn record(input: &DeriveInput) -> Result<Record, syn::Error> {
 }
 
 /// The stored bits per element, checking `bits = N` against the type.
-fn check_bits(cx: &mut Ctxt, ftype: &FieldType, ty: &Type, bits: Option<(u32, Span)>) -> u32 {
+fn check_bits(
+    cx: &mut Ctxt,
+    ftype: &FieldType,
+    ty: &Type,
+    bits: Option<&(u32, proc_macro2::TokenStream)>,
+) -> u32 {
     let prim = ftype.shape.prim();
     let natural = prim.map_or(0, Prim::width);
     let Some((n, span)) = bits else { return natural };
+    let n = *n;
     match prim {
         Some(p) if p.is_int() => {
             if n == 0 {
-                cx.error(span, "`bits = 0` stores nothing: an integer field needs at least 1 bit");
+                cx.error_spanned(span, "`bits = 0` stores nothing: an integer field needs at least 1 bit");
             } else if n > natural {
-                cx.error(span, format!("`bits = {n}` is wider than `{}` ({natural} bits)", p.name()));
+                cx.error_spanned(span, format!("`bits = {n}` is wider than `{}` ({natural} bits)", p.name()));
             }
             n.clamp(1, natural)
         }
@@ -180,7 +185,7 @@ fn check_bits(cx: &mut Ctxt, ftype: &FieldType, ty: &Type, bits: Option<(u32, Sp
                 }
                 _ => format!("`{}` is not an integer", parse::type_name(ty)),
             };
-            cx.error(span, format!("`bits` applies to integer fields only: {what}"));
+            cx.error_spanned(span, format!("`bits` applies to integer fields only: {what}"));
             natural
         }
     }

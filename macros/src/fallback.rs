@@ -10,6 +10,10 @@ use crate::check::default_crate;
 
 /// Stub `SegmentRecord` impl whose functions are unreachable.
 pub fn record(input: &DeriveInput, krate: Option<syn::Path>) -> TokenStream {
+    // A record borrowing data cannot have a `'static`-free stub either.
+    if input.generics.lifetimes().next().is_some() {
+        return TokenStream::new();
+    }
     let ident = &input.ident;
     let core = krate.unwrap_or_else(default_crate);
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
@@ -19,7 +23,7 @@ pub fn record(input: &DeriveInput, krate: Option<syn::Path>) -> TokenStream {
         const _: () = {
             #[automatically_derived]
             impl #impl_g #core::SegmentRecord for #ident #ty_g #where_c {
-                type Ref<'a> = #core::record::nested::FallbackRef<'a, Self>;
+                type Ref<'__r> = #core::record::nested::FallbackRef<'__r, Self>;
                 type Key = ();
                 const LAYOUT: #core::Layout = #core::Layout {
                     name: #name,

@@ -18,6 +18,12 @@ impl Ctxt {
         self.errors.push(syn::Error::new(span, msg));
     }
 
+    /// An error spanning all of `tokens` (a type such as `HashMap<u32, u32>`,
+    /// an attribute such as `bits = 9`).
+    pub fn error_spanned(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, msg));
+    }
+
     pub fn push(&mut self, e: syn::Error) {
         self.errors.push(e);
     }
@@ -139,7 +145,7 @@ pub struct FieldAttrs {
     pub nulls_last: Flag,
     pub skip: Flag,
     /// `bits = N`: the value and the span of the whole `bits = N`.
-    pub bits: Option<(u32, Span)>,
+    pub bits: Option<(u32, proc_macro2::TokenStream)>,
 }
 
 /// Reads the container's `#[segment(...)]` attributes: only `crate = "path"`.
@@ -209,9 +215,10 @@ pub fn field_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 flag(cx, &mut out.skip, "skip");
             } else if path.is_ident("bits") {
                 let lit: LitInt = meta.value()?.parse()?;
-                let whole = span.join(lit.span()).unwrap_or(span);
+                let p = &meta.path;
+                let whole = quote::quote!(#p = #lit);
                 if out.bits.is_some() {
-                    cx.error(whole, "duplicate `bits` attribute");
+                    cx.error_spanned(&whole, "duplicate `bits` attribute");
                 }
                 match lit.base10_parse::<u32>() {
                     Ok(n) => out.bits = Some((n, whole)),
@@ -271,7 +278,7 @@ pub fn classify(cx: &mut Ctxt, ty: &Type) -> Option<FieldType> {
 
 fn classify_plain(cx: &mut Ctxt, ty: &Type) -> Option<Shape> {
     let unsupported = |cx: &mut Ctxt, why: &str| {
-        cx.error(ty.span(), format!("unsupported field type `{}`: {why}", type_name(ty)));
+        cx.error_spanned(ty, format!("unsupported field type `{}`: {why}", type_name(ty)));
         None
     };
     match ty {

@@ -90,6 +90,19 @@ pub trait SegmentRecord: Sized {
     /// its length field.
     fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError>;
 
+    /// Checks, without writing anything, that `self` can be encoded: returns
+    /// the error [`encode`](SegmentRecord::encode) would return for a large
+    /// enough buffer. The derive checks values against their bits and the
+    /// lengths of variable fields, also of embedded records; the default
+    /// accepts everything.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Overflow`] or [`EncodeError::LengthOverflow`].
+    fn check_encode(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
     /// Decodes an owned value from the bytes of one record.
     ///
     /// # Errors

@@ -176,6 +176,9 @@ impl<R: SegmentRecord> NestedCodec<R> for RecordCodec<R> {
 
     #[inline]
     fn fixed(v: &R, field: &'static str) -> Result<u64, EncodeError> {
+        // Everything the embedded record can fail on, before the parent
+        // writes a byte.
+        v.check_encode()?;
         let len = v.encoded_len();
         if len > u32::MAX as usize {
             return Err(EncodeError::LengthOverflow { field, len });

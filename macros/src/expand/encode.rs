@@ -80,12 +80,26 @@ pub fn methods(cx: &Ctx<'_>) -> TokenStream {
             });
         }
     }
+    let fixed_part = match packed_words(cx, &out) {
+        Some(words) => words,
+        None => quote! {
+            #out[..#owner::FIXED_LEN].fill(0);
+            #(#writes)*
+        },
+    };
     let len_exprs: Vec<_> = cx.var_plans().map(|p| var_len_of_value(cx, p)).collect();
     let stored_lens: Vec<_> = cx.var_plans().map(|p| cx.var_len(p, &quote!(prefix))).collect();
     quote! {
         #[inline]
         fn encoded_len(&self) -> usize {
             #owner::FIXED_LEN #(.saturating_add(#len_exprs))*
+        }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn check_encode(&self) -> ::core::result::Result<(), #core::EncodeError> {
+            #(#checks)*
+            ::core::result::Result::Ok(())
         }
 
         #[inline]
@@ -99,8 +113,7 @@ pub fn methods(cx: &Ctx<'_>) -> TokenStream {
                 });
             }
             let #out = &mut #out[..__len];
-            #out[..#owner::FIXED_LEN].fill(0);
-            #(#writes)*
+            #fixed_part
             #[allow(unused_mut, unused_variables)]
             let mut __pos: usize = #owner::FIXED_LEN;
             #(#var_writes)*
@@ -224,5 +237,124 @@ fn write_field(cx: &Ctx<'_>, p: &Plan<'_>, out: &TokenStream) -> TokenStream {
                 value(quote!(self.#f))
             }
         }
+    }
+}
+
+/// One run of bits of the fixed part: a `u64` expression holding exactly
+/// `width` bits (already masked) to be stored at bit `off`.
+struct Piece {
+    off: usize,
+    width: u32,
+    value: TokenStream,
+}
+
+/// The fixed part assembled in 64-bit words and stored word by word, when
+/// every offset is a literal (no nested field, no array of const-generic
+/// length): no zeroing pass, no read-modify-write.
+fn packed_words(cx: &Ctx<'_>, out: &TokenStream) -> Option<TokenStream> {
+    if !cx.fixed_bits.terms.is_empty() {
+        return None;
+    }
+    let mut lets = Vec::new();
+    let mut pieces = Vec::new();
+    for p in &cx.plans {
+        let f = p.ident();
+        let off = p.off.lit;
+        let val_off = p.val_off.lit;
+        let bits = p.s.bits;
+        let n = format_ident!("__n_{}", f);
+        if p.optional() {
+            lets.push(quote!(let #n: u64 = self.#f.is_some() as u64;));
+            pieces.push(Piece { off, width: 1, value: quote!(#n) });
+        }
+        // Raw value pieces of a primitive held in `v`.
+        let mut prim_pieces = |v: TokenStream, prim: Prim, at: usize, name: proc_macro2::Ident| {
+            let raw = to_raw(prim, &v);
+            if bits > 64 {
+                lets.push(quote!(let #name: u128 = #raw;));
+                let hi_mask = crate_mask(bits - 64);
+                pieces.push(Piece { off: at, width: 64, value: quote!((#name as u64)) });
+                pieces.push(Piece {
+                    off: at + 64,
+                    width: bits - 64,
+                    value: quote!((((#name >> 64) as u64) & #hi_mask)),
+                });
+            } else {
+                let mask = crate_mask(bits);
+                lets.push(quote!(let #name: u64 = (#raw as u64) & #mask;));
+                pieces.push(Piece { off: at, width: bits, value: quote!(#name) });
+            }
+        };
+        match p.shape() {
+            Shape::Prim(prim) => {
+                let name = format_ident!("__w_{}", f);
+                let zero = zero_of(*prim);
+                let v = if p.optional() { quote!(self.#f.unwrap_or(#zero)) } else { quote!(self.#f) };
+                prim_pieces(v, *prim, val_off, name);
+            }
+            Shape::Array(prim, len) => {
+                let n = super::array_len(len)?;
+                let zero = zero_of(*prim);
+                for i in 0..n {
+                    let name = format_ident!("__w_{}_{}", f, i);
+                    let v = if p.optional() {
+                        quote!(self.#f.as_ref().map_or(#zero, |a| a[#i]))
+                    } else {
+                        quote!(self.#f[#i])
+                    };
+                    prim_pieces(v, *prim, val_off + i * bits as usize, name);
+                }
+            }
+            Shape::Str | Shape::Bytes => {
+                let l = format_ident!("__l{}", p.var.unwrap_or(0));
+                pieces.push(Piece { off: val_off, width: 32, value: quote!((#l as u64)) });
+            }
+            Shape::Nested(_) => return None,
+        }
+    }
+    let total = cx.fixed_bits.lit.div_ceil(8);
+    let mut stores = Vec::new();
+    for k in 0..total.div_ceil(8) {
+        let (lo, hi) = (64 * k, 64 * k + 64);
+        let parts: Vec<TokenStream> = pieces
+            .iter()
+            .filter(|pc| pc.off < hi && pc.off + pc.width as usize > lo)
+            .map(|pc| {
+                let v = &pc.value;
+                if pc.off >= lo {
+                    let s = (pc.off - lo) as u32;
+                    if s == 0 { quote!(#v) } else { quote!((#v << #s)) }
+                } else {
+                    let s = (lo - pc.off) as u32;
+                    quote!((#v >> #s))
+                }
+            })
+            .collect();
+        let nbytes = (total - 8 * k).min(8);
+        let (a, b) = (8 * k, 8 * k + nbytes);
+        stores.push(quote! {
+            let __word: u64 = 0u64 #(| #parts)*;
+            #out[#a..#b].copy_from_slice(&__word.to_le_bytes()[..#nbytes]);
+        });
+    }
+    Some(quote!(#(#lets)* #(#stores)*))
+}
+
+fn crate_mask(bits: u32) -> TokenStream {
+    if bits >= 64 {
+        quote!(u64::MAX)
+    } else {
+        let m: u64 = (1u64 << bits) - 1;
+        quote!(#m)
+    }
+}
+
+fn zero_of(p: Prim) -> TokenStream {
+    match p {
+        Prim::Bool => quote!(false),
+        Prim::F32 => quote!(0.0f32),
+        Prim::F64 => quote!(0.0f64),
+        Prim::Char => quote!('\0'),
+        _ => quote!(0),
     }
 }

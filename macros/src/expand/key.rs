@@ -101,6 +101,7 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
         }
     });
 
+    let key_body = if parts.is_empty() { quote!() } else { quote!((#(#key_vals,)*)) };
     let a = quote!(a);
     let b = quote!(b);
     let e = quote!(encoded);
@@ -122,7 +123,7 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
 
         #[inline]
         fn key(&self) -> Self::Key {
-            (#(#key_vals,)*)
+            #key_body
         }
 
         #[inline]

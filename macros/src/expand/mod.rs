@@ -10,6 +10,7 @@ mod encode;
 mod key;
 mod layout;
 mod view;
+mod words;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -256,7 +257,7 @@ pub fn write_raw(
     v: &TokenStream,
 ) -> TokenStream {
     if w <= 64 {
-        quote!(#rt::put_bits(#buf, #off, #w, #v);)
+        quote!(#rt::put_bits(#buf, #off, #w, (#v) as u64);)
     } else if w == 128 {
         quote!(#rt::put_bits128(#buf, #off, #v);)
     } else {

@@ -172,13 +172,20 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
     let (impl_g, _, _) = generics.split_for_impl();
     let (_, rec_ty_g, _) = rec.generics.split_for_impl();
     let ref_args = super::ref_args(rec);
-    let where_ref = super::extra_bounds(cx, rec.generics.where_clause.as_ref(), quote!('a));
+    // Records own their data: a generic parameter standing for a nested type
+    // is `'static`, which also makes the view well-formed for every `'a`.
     let where_static = super::extra_bounds(cx, rec.generics.where_clause.as_ref(), quote!('static));
+    let where_ref = &where_static;
     let buf = quote!(self.__bytes);
     let mut getters = Vec::new();
     let mut owned = Vec::new();
+    let (word_lets, mut word_values) = match super::words::read_fixed(cx) {
+        Some((lets, values)) => (lets, values),
+        None => (quote!(), Vec::new()),
+    };
+    word_values.resize(cx.plans.len(), None);
     let mut debug = Vec::new();
-    for p in &cx.plans {
+    for (p, word_value) in cx.plans.iter().zip(word_values) {
         let (f, name) = (p.ident(), &p.name);
         let ty = getter_ty(cx, p);
         let bits = p.s.bits;
@@ -223,7 +230,7 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
                 let c = codec(core, t);
                 quote!(self.#f().map(#c::to_owned))
             }
-            _ => quote!(self.#f()),
+            _ => word_value.unwrap_or_else(|| quote!(self.#f())),
         };
         owned.push(quote!(#f: #to_owned,));
         debug.push(quote!(.field(#name, &self.#f())));
@@ -233,6 +240,17 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
         owned.push(quote!(#f: ::core::default::Default::default(),));
     }
     let name = ident.to_string();
+    // An inherent `to_owned`, so that `r.to_owned()` does not also find
+    // `ToOwned::to_owned` (the view is `Clone`), unless a field takes the name.
+    if !cx.plans.iter().any(|p| p.name == "to_owned") {
+        getters.push(quote! {
+            /// Decodes an owned value; cannot fail, the bytes were validated by `view`.
+            #[inline]
+            pub fn to_owned(&self) -> #ident #rec_ty_g {
+                #core::RecordRef::to_owned(self)
+            }
+        });
+    }
     quote! {
         #[automatically_derived]
         impl #impl_g #ref_ident #ref_args #where_ref {
@@ -258,6 +276,7 @@ pub fn impls(cx: &Ctx<'_>) -> TokenStream {
             fn bytes(&self) -> &'a [u8] { self.__bytes }
             #[inline]
             fn to_owned(&self) -> #ident #rec_ty_g {
+                #word_lets
                 #ident { #(#owned)* }
             }
         }
