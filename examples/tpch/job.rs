@@ -120,6 +120,7 @@ fn generate(options: &Options) -> Result<StepReport, BoxError> {
     let mut plain_bytes = 0u64;
     let mut line_rows = 0u64;
     let mut line_bytes = 0u64;
+    let mut line_plain = 0u64;
     macro_rules! encode_all {
         ($rows:expr, |$r:ident| $plain:expr) => {
             for row in $rows {
@@ -162,7 +163,7 @@ fn generate(options: &Options) -> Result<StepReport, BoxError> {
         "lineitem: {:.1} encoded bytes/row vs {} bytes size_of::<LineItem>() and {:.1} bytes/row as owned Rust structs with Strings",
         line_bytes as f64 / line_rows.max(1) as f64,
         size_of::<LineItem>(),
-        plain_bytes as f64 / step.rows.max(1) as f64,
+        line_plain as f64 / line_rows.max(1) as f64,
     ));
     step.notes.push(format!(
         "all tables: {} encoded vs {} as owned Rust structs ({:.2}x denser)",
@@ -217,6 +218,8 @@ pub fn run(options: &Options) -> Result<Outcome, BoxError> {
     step.elapsed = start.elapsed();
     step.rows = q3.len() as u64;
     steps.push(step);
+
+    steps.push(crate::sort_step::run(options, &memory)?);
 
     let verified = None;
     let official = ((options.sf - 1.0).abs() < f64::EPSILON).then(|| matches_official_sf1(&q3));

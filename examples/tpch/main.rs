@@ -8,6 +8,7 @@ mod oracle;
 mod q3;
 mod records;
 mod report;
+mod sort_step;
 mod tables;
 
 use std::process::ExitCode;
