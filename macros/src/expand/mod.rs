@@ -15,6 +15,7 @@ mod words;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 use syn::Ident;
+use syn::ext::IdentExt;
 
 use crate::check::{Field, KeyPart, Record, Stored};
 use crate::parse::{Prim, Shape};
@@ -85,7 +86,7 @@ impl Plan<'_> {
     }
     /// Name of the view's stored variable-part value.
     pub fn slot(&self) -> Ident {
-        format_ident!("__v_{}", self.field.ident)
+        format_ident!("__v_{}", self.field.ident.unraw())
     }
 }
 
@@ -137,7 +138,7 @@ impl<'r> Ctx<'r> {
             plans.push(Plan {
                 field,
                 s,
-                name: field.ident.to_string(),
+                name: field.ident.unraw().to_string(),
                 off: off.clone(),
                 val_off: off.plus(opt),
                 width: width.clone(),
