@@ -157,7 +157,7 @@ fn round_trip<T: SegmentRecord + PartialEq + std::fmt::Debug>(v: &T) -> Vec<u8> 
     }
     assert_eq!(&T::decode(&buf).unwrap(), v);
     let r = T::view(&buf).unwrap();
-    assert_eq!(&RecordRef::to_owned(&r), v);
+    assert_eq!(&r.to_record(), v);
     assert_eq!(r.bytes(), &buf[..]);
     // too short a buffer is an error, not a panic
     if len > 0 {

@@ -219,8 +219,12 @@ impl<'r> Ctx<'r> {
 }
 
 /// `<<T as Nested>::Codec as NestedCodec<T>>`.
+///
+/// Spanned at the field's type, so that a type that is neither an enum nor a
+/// record is reported there (once: the compiler merges identical errors).
 pub fn codec(core: &TokenStream, ty: &syn::Type) -> TokenStream {
-    quote!(<<#ty as #core::record::nested::Nested>::Codec as #core::record::nested::NestedCodec<#ty>>)
+    let span = syn::spanned::Spanned::span(ty);
+    quote::quote_spanned!(span=> <<#ty as #core::record::nested::Nested>::Codec as #core::record::nested::NestedCodec<#ty>>)
 }
 
 /// The value of a literal array length.
