@@ -325,6 +325,7 @@ pub fn record(rec: &Record) -> TokenStream {
     let view_methods = view::methods(&cx);
     let view_impls = view::impls(&cx);
     let key = key::items(&cx);
+    let asserts = asserts(&cx);
     quote! {
         #view_struct
         #[doc(hidden)]
@@ -342,6 +343,31 @@ pub fn record(rec: &Record) -> TokenStream {
                 type Codec = #core::record::nested::RecordCodec<Self>;
             }
             #view_impls
+            #asserts
+        };
+    }
+}
+
+/// Layout facts checked at compile time (for records without generic
+/// parameters, whose constants are known here).
+fn asserts(cx: &Ctx<'_>) -> TokenStream {
+    if !cx.rec.generics.params.is_empty() {
+        return quote!();
+    }
+    let owner = &cx.owner;
+    quote! {
+        const _: () = {
+            let bits = #owner::LAYOUT.fixed_bits;
+            ::core::assert!(#owner::FIXED_LEN * 8 >= bits && #owner::FIXED_LEN * 8 < bits + 8);
+            ::core::assert!(#owner::FIXED_LEN <= u32::MAX as usize, "the fixed part must fit a 32-bit length");
+            ::core::assert!(
+                !#owner::NORMALIZED_KEY_IS_PREFIX || #owner::NORMALIZED_KEY_LEN % 8 == 0,
+                "a prefix normalized key is a whole number of 8-byte words"
+            );
+            match #owner::ENCODED_SIZE {
+                ::core::option::Option::Some(n) => ::core::assert!(n == #owner::FIXED_LEN),
+                ::core::option::Option::None => ::core::assert!(#owner::LAYOUT.has_variable_part),
+            }
         };
     }
 }
