@@ -3,7 +3,7 @@
 
 pub use segrec_core as core;
 pub use segrec_core::*;
-/// `#[derive(SegmentRecord)]` and `#[derive(SegmentEnum)]`.
+#[doc = include_str!("../docs/derive.md")]
 pub use segrec_macros::{SegmentEnum, SegmentRecord};
 pub use segrec_operators as operators;
 
