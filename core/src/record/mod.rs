@@ -150,6 +150,17 @@ pub trait SegmentRecord: Sized {
     /// Writes the normalized key of an encoded record into
     /// `out[..NORMALIZED_KEY_LEN]`; `out` must be at least that long.
     fn write_normalized_key(encoded: &[u8], out: &mut [u8]);
+
+    /// Whether any `Option` part of the key of an encoded record is `None`.
+    /// Joins use it for SQL semantics: a key with a null part matches nothing.
+    ///
+    /// The default returns `false`, right for keys without `Option` parts;
+    /// the derive overrides it (reading the null bits) when a key part is an
+    /// `Option`.
+    fn key_has_null(encoded: &[u8]) -> bool {
+        let _ = encoded;
+        false
+    }
 }
 
 /// A zero-copy view of one encoded record, borrowed for `'a`.
