@@ -9,6 +9,7 @@ mod q3;
 mod records;
 mod report;
 mod sort_step;
+mod spool;
 mod tables;
 
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ struct Args {
     /// Directory for spill files (default: the system temp directory).
     #[arg(long)]
     spill_dir: Option<std::path::PathBuf>,
+    /// Page size, e.g. `32KiB` (a power of two from 4 KiB to 16 MiB).
+    #[arg(long, value_parser = report::parse_bytes)]
+    page_size: Option<usize>,
     /// Skip the plain-Rust cross-check of Q3.
     #[arg(long)]
     no_verify: bool,
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         sf: args.sf,
         memory: args.memory,
         spill_dir: args.spill_dir,
+        page_size: args.page_size,
         verify: !args.no_verify,
         progress: !args.quiet,
     };

@@ -49,6 +49,12 @@ macro_rules! text_enum {
                 }
             }
         }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     };
 }
 

@@ -15,6 +15,10 @@ pub struct StepReport {
     pub elapsed: Duration,
     pub spilled_bytes: u64,
     pub spill_files: u64,
+    /// Spilled partition pairs a hash join joined after its first pass.
+    pub join_tasks: u64,
+    /// Sorted runs a sorter spilled.
+    pub sort_runs: u64,
     pub notes: Vec<String>,
 }
 

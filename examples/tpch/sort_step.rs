@@ -14,6 +14,7 @@ use crate::tables;
 pub fn run(options: &Options, memory: &MemoryManager) -> Result<StepReport, BoxError> {
     let mut step = StepReport::new("sort lineitem");
     let start = Instant::now();
+    let before = memory.stats();
     let (_, _, estimate) = tables::row_counts(options.sf);
     let bar = progress(options, estimate, "sort: push");
     let mut sorter = Sorter::<LineItemByShipDate>::new(memory)?;
@@ -43,7 +44,10 @@ pub fn run(options: &Options, memory: &MemoryManager) -> Result<StepReport, BoxE
         return Err(format!("sort lost rows: pushed {pushed}, read back {}", step.rows).into());
     }
     step.elapsed = start.elapsed();
-    step.spill_files = runs as u64;
+    let after = memory.stats();
+    step.spill_files = after.spill_files - before.spill_files;
+    step.spilled_bytes = after.spilled_bytes - before.spilled_bytes;
+    step.sort_runs = runs as u64;
     step.notes.push(format!("{runs} sorted runs spilled; output verified in order, {pushed} rows in = out"));
     Ok(step)
 }
