@@ -181,6 +181,14 @@ pub trait RecordRef<'a>: Copy + Debug {
     /// Decodes an owned value. Cannot fail: the bytes were validated when the
     /// view was made.
     fn to_owned(&self) -> Self::Owned;
+
+    /// Same as [`to_owned`](RecordRef::to_owned), under a name that generic
+    /// code can call as a method: views are `Clone`, so `r.to_owned()` on a
+    /// `T::Ref<'_>` is ambiguous with `ToOwned::to_owned` (derived views also
+    /// have an inherent `to_owned`, which wins on concrete types).
+    fn to_record(&self) -> Self::Owned {
+        RecordRef::to_owned(self)
+    }
 }
 
 /// A fieldless enum stored in the fewest bits that number its variants,
