@@ -438,6 +438,34 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
                 let Some(parts) = &mut self.parts else { return Ok(false) };
                 let last = self.fallback.as_ref().is_none_or(|fb| fb.last);
                 let skip_matched = matches!(self.jt, JoinType::LeftSemi | JoinType::LeftAnti);
+                if self.fallback.is_none() {
+                    // A recursion task: flags are all clear, probe in batches.
+                    let batch = &mut self.batch;
+                    for _ in 0..max.div_ceil(BATCH) {
+                        batch.rows.clear();
+                        batch.ends.clear();
+                        let mut end = false;
+                        while batch.ends.len() < BATCH {
+                            let Some((_, rec)) = frame::read::<L, _>(reader)? else {
+                                end = true;
+                                break;
+                            };
+                            batch.rows.extend_from_slice(rec);
+                            batch.ends.push(batch.rows.len());
+                        }
+                        parts.probe_batch::<L, F>(
+                            &batch.rows,
+                            &batch.ends,
+                            &mut batch.hashes,
+                            &mut self.keys,
+                            out,
+                        )?;
+                        if end {
+                            return self.end_probe().map(|()| true);
+                        }
+                    }
+                    return Ok(true);
+                }
                 for _ in 0..max {
                     let Some((flag, rec)) = frame::read::<L, _>(reader)? else {
                         if let (Some(fb), Some(w)) = (&mut self.fallback, rewrite.take()) {
