@@ -77,20 +77,28 @@ impl<L, R> fmt::Debug for HashJoin<L, R> {
 }
 
 impl<L: SegmentRecord, R: SegmentRecord> HashJoin<L, R> {
-    /// A join of type `jt` drawing on `memory`'s budget.
+    /// A join of type `jt` drawing on `memory`'s whole budget.
     ///
     /// # Errors
     ///
     /// [`JoinError::BudgetTooSmall`] below 16 pages.
     pub fn new(memory: &MemoryManager, jt: JoinType) -> Result<Self, JoinError> {
-        let pages = memory.budget() / memory.page_size();
+        Self::with_limit(memory, jt, memory.budget())
+    }
+
+    /// A join of type `jt` that takes at most `limit` bytes of `memory`'s
+    /// budget (for sharing one budget between operators).
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::BudgetTooSmall`] below 16 pages.
+    pub fn with_limit(memory: &MemoryManager, jt: JoinType, limit: usize) -> Result<Self, JoinError> {
+        let limit = limit.min(memory.budget());
+        let pages = limit / memory.page_size();
         if pages < MIN_PAGES {
-            return Err(JoinError::BudgetTooSmall {
-                budget: memory.budget(),
-                needed: MIN_PAGES * memory.page_size(),
-            });
+            return Err(JoinError::BudgetTooSmall { budget: limit, needed: MIN_PAGES * memory.page_size() });
         }
-        let res = memory.reservation("hash-join");
+        let res = memory.reservation_with_limit("hash-join", limit);
         let max_record = (pages / 2 - 4) * memory.page_size();
         let parts = Partitions::new(&res, jt, seed_for(0), partitions_for(pages), max_record)?;
         Ok(Self { res, jt, parts, bytes: 0, max_record, buf: Vec::new(), _l: PhantomData })
@@ -294,8 +302,13 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> HashJoinRun<L, R, S
         stats.map(|()| self.stats)
     }
 
+    /// Pages of the join's share of the budget.
+    fn budget_pages(&self) -> usize {
+        self.res.limit().min(self.res.manager().budget()) / self.res.page_size()
+    }
+
     fn probe_reader(&self, file: &SpillFile) -> Result<SpillReader, JoinError> {
-        let ahead = usize::from(self.res.manager().budget_pages() >= 64);
+        let ahead = usize::from(self.budget_pages() >= 64);
         Ok(file.reader(&self.res, ahead)?)
     }
 
@@ -336,7 +349,7 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> HashJoinRun<L, R, S
     }
 
     fn start_task(&mut self, task: Task) -> Result<(), JoinError> {
-        let pages = self.res.manager().budget_pages();
+        let pages = self.budget_pages();
         let mut parts = Partitions::<R>::new(
             &self.res,
             self.jt,

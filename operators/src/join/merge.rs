@@ -123,13 +123,27 @@ where
     ///
     /// [`Sorter`]: crate::sort::Sorter
     pub fn new(memory: &MemoryManager, jt: JoinType, left: A, right: B) -> Result<Self, JoinError> {
-        if memory.budget() / memory.page_size() < MIN_PAGES {
-            return Err(JoinError::BudgetTooSmall {
-                budget: memory.budget(),
-                needed: MIN_PAGES * memory.page_size(),
-            });
+        Self::with_limit(memory, jt, left, right, memory.budget())
+    }
+
+    /// [`new`](Self::new) taking at most `limit` bytes of the budget (for
+    /// sharing one budget with the sorters that feed the join).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_limit(
+        memory: &MemoryManager,
+        jt: JoinType,
+        left: A,
+        right: B,
+        limit: usize,
+    ) -> Result<Self, JoinError> {
+        let limit = limit.min(memory.budget());
+        if limit / memory.page_size() < MIN_PAGES {
+            return Err(JoinError::BudgetTooSmall { budget: limit, needed: MIN_PAGES * memory.page_size() });
         }
-        let res = memory.reservation("merge-join");
+        let res = memory.reservation_with_limit("merge-join", limit);
         let reserve = Some(res.allocate_page()?);
         let group = Group { pages: PagedWriter::new(res.clone()), spill: None, file: None, key: Vec::new() };
         let mut join = Self {

@@ -309,7 +309,8 @@ impl<R: SegmentRecord> Partitions<R> {
         if self.bloom.is_none() && self.spill {
             // A spill frees the room for the filter; partitions spilled before
             // it existed are not filtered.
-            self.bloom = Bloom::new(self.res.manager().budget() / BLOOM_SHARE, &self.res);
+            self.bloom =
+                Bloom::new(self.res.limit().min(self.res.manager().budget()) / BLOOM_SHARE, &self.res);
         }
         self.parts[i] = if building {
             Part::Spilling { w, bytes: len, bloomed }

@@ -129,3 +129,25 @@ impl From<JoinError> for &'static str {
         "join error"
     }
 }
+
+#[test]
+fn a_join_with_a_limit_stays_within_its_share_of_a_larger_budget() {
+    let (memory, dir) = manager(1 << 20, 4096);
+    let (left, right) = spilling_inputs();
+    let mut join = HashJoin::<Fy, Fx>::with_limit(&memory, JoinType::FullOuter, 96 << 10).expect("join");
+    for r in &right {
+        join.push(r).expect("push");
+    }
+    let mut got = Vec::new();
+    join.probe(Records::left(&left))
+        .expect("probe")
+        .for_each(|l, r| {
+            got.push((l.map(|v| RecordRef::to_owned(&v)), r.map(|v| RecordRef::to_owned(&v))));
+            Ok::<(), JoinError>(())
+        })
+        .expect("join");
+    got.sort_unstable();
+    assert!(got == oracle(JoinType::FullOuter, &left, &right, |l| Some(l.key), |r| Some(r.key)));
+    assert!(memory.stats().peak <= 96 << 10, "{}", memory.stats());
+    assert_eq!(files_in(dir.path()), 0);
+}
