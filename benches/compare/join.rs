@@ -89,12 +89,15 @@ fn segrec_hash(memory: &MemoryManager, build: &[Rec], probe: &[Rec]) -> (Duratio
             join.push(r)?;
         }
         let mut sum = 0u64;
-        join.probe(Records::left(probe))?.for_each(|l, r| {
+        let stats = join.probe(Records::left(probe))?.for_each_with_stats(|l, r| {
             if let (Some(l), Some(r)) = (l, r) {
                 sum = sum.wrapping_add(u64::from(l.a()) ^ r.b() as u64);
             }
             Ok::<_, JoinError>(())
         })?;
+        if std::env::var_os("SEGREC_JOIN_STATS").is_some() {
+            eprintln!("{stats:?}");
+        }
         Ok(sum)
     })
     .map_first(|r| r.expect("join"))

@@ -258,6 +258,26 @@ impl<R: SegmentRecord> Partitions<R> {
             .filter(|&(b, _)| b > 0);
         let Some((_, i)) = largest else { return Ok(false) };
         self.spill_part(i)?;
+        if self.bloom.is_none() && self.spill {
+            // The first spills make room for the filter (more of them if one
+            // does not free enough); partitions spilled before it existed are
+            // not filtered.
+            let bytes = self.res.limit().min(self.res.manager().budget()) / BLOOM_SHARE;
+            loop {
+                self.bloom = Bloom::new(bytes, &self.res);
+                if self.bloom.is_some() {
+                    break;
+                }
+                let next = (0..self.parts.len())
+                    .filter_map(|i| self.parts[i].memory_bytes().map(|b| (b, i)))
+                    .max()
+                    .filter(|&(b, _)| b > 0);
+                match next {
+                    Some((_, j)) => self.spill_part(j)?,
+                    None => break,
+                }
+            }
+        }
         Ok(true)
     }
 
@@ -306,12 +326,6 @@ impl<R: SegmentRecord> Partitions<R> {
         }
         drop(pages);
         self.reserve = self.res.allocate_page().ok();
-        if self.bloom.is_none() && self.spill {
-            // A spill frees the room for the filter; partitions spilled before
-            // it existed are not filtered.
-            self.bloom =
-                Bloom::new(self.res.limit().min(self.res.manager().budget()) / BLOOM_SHARE, &self.res);
-        }
         self.parts[i] = if building {
             Part::Spilling { w, bytes: len, bloomed }
         } else {
