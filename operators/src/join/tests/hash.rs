@@ -140,3 +140,35 @@ proptest! {
         check_fixed(budget_pages * 4096, jt, &left, &right, seed % 2 == 0);
     }
 }
+
+#[test]
+fn hash_join_owned_collects_owned_pairs() {
+    let mut rng = Rng::new(8);
+    let right = fx(&mut rng, 5000, 3000);
+    let left = fy(&mut rng, 5000, 6000);
+    let (memory, dir) = manager(64 << 10, 4096);
+    let mut got = crate::join::hash_join_owned(&memory, JoinType::RightOuter, left.clone(), right.clone())
+        .expect("join");
+    got.sort_unstable();
+    assert!(got == oracle(JoinType::RightOuter, &left, &right, |l| Some(l.key), |r| Some(r.key)));
+    assert_eq!(files_in(dir.path()), 0);
+}
+
+#[test]
+fn a_skewed_string_key_falls_back_with_variable_size_records() {
+    let mut rng = Rng::new(9);
+    let mut right: Vec<Vt> = (0..6000).map(|i| Vt { key: "hot".into(), blob: vec![i as u8; 20] }).collect();
+    right.extend((0..3000).map(|_| Vt { key: format!("k{}", rng.below(2000)), blob: vec![1; 5] }));
+    let mut left: Vec<Vs> = (0..3000).map(|i| Vs { key: format!("k{}", rng.below(4000)), n: i }).collect();
+    left.extend((0..2).map(|n| Vs { key: "hot".into(), n }));
+    for jt in JoinType::ALL {
+        let (memory, dir) = manager(64 << 10, 4096);
+        let got = run_hash(&memory, jt, &left, &right, jt == JoinType::FullOuter).expect("join");
+        let want = oracle(jt, &left, &right, |l| Some(l.key.clone()), |r| Some(r.key.clone()));
+        assert!(got == want, "{jt:?}: {} vs {} results", got.len(), want.len());
+        assert_eq!(files_in(dir.path()), 0);
+        assert_eq!(memory.stats().in_use, 0);
+    }
+    let (memory, _dir) = manager(64 << 10, 4096);
+    assert!(hash_stats(&memory, JoinType::Inner, &left, &right).fallback_blocks >= 2);
+}

@@ -94,3 +94,13 @@ proptest! {
         check(64 << 10, jt, &left, &right, |l| Some(l.key), |r| Some(r.key), seed % 2 == 0);
     }
 }
+
+#[test]
+fn a_spilled_group_of_variable_size_records_is_replayed() {
+    let right: Vec<Vt> = (0..4000).map(|i| Vt { key: "g".into(), blob: vec![i as u8; 30] }).collect();
+    let left: Vec<Vs> =
+        (0..3).map(|n| Vs { key: "g".into(), n }).chain([Vs { key: "h".into(), n: 9 }]).collect();
+    for jt in JoinType::ALL {
+        check(64 << 10, jt, &left, &right, |l| Some(l.key.clone()), |r| Some(r.key.clone()), false);
+    }
+}
