@@ -440,10 +440,11 @@ impl<R: SegmentRecord> Partitions<R> {
     where
         F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
     {
-        let row = |i: usize| &rows[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
         hashes.clear();
-        for i in 0..ends.len() {
-            let h = L::hash_key(row(i), self.seed);
+        let mut start = 0;
+        for &end in ends {
+            let h = L::hash_key(&rows[start..end], self.seed);
+            start = end;
             hashes.push(h);
             if let Some(Part::Table { table, .. }) = self.parts.get(self.part_of(h)) {
                 table.prefetch(h);
@@ -454,16 +455,17 @@ impl<R: SegmentRecord> Partitions<R> {
                 let mut c = table.lookup(h);
                 if let Some(slot) = table.next(&mut c) {
                     let pos = slot as usize;
-                    let page = pos >> self.page_shift;
-                    if let Some(p) = pages.get(page) {
+                    if let Some(p) = pages.get(pos >> self.page_shift) {
                         let off = pos & ((1 << self.page_shift) - 1);
                         prefetch(p.as_slice()[off..].as_ptr());
                     }
                 }
             }
         }
-        for (i, &h) in hashes.iter().enumerate() {
-            self.probe_hashed::<L, F>(row(i), h, false, true, keys, out)?;
+        let mut start = 0;
+        for (&end, &h) in ends.iter().zip(hashes.iter()) {
+            self.probe_hashed::<L, F>(&rows[start..end], h, false, true, keys, out)?;
+            start = end;
         }
         Ok(())
     }
