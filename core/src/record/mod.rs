@@ -151,6 +151,17 @@ pub trait SegmentRecord: Sized {
     /// `out[..NORMALIZED_KEY_LEN]`; `out` must be at least that long.
     fn write_normalized_key(encoded: &[u8], out: &mut [u8]);
 
+    /// Whether any `Option` part of the key of an encoded record is `None`.
+    /// Joins use it for SQL semantics: a key with a null part matches nothing.
+    ///
+    /// The default returns `false`, right for keys without `Option` parts;
+    /// the derive overrides it (reading the null bits) when a key part is an
+    /// `Option`.
+    fn key_has_null(encoded: &[u8]) -> bool {
+        let _ = encoded;
+        false
+    }
+
     /// Writes the canonical key of an encoded record through `w`, which
     /// keeps the bytes that fit its buffer: how a parent record puts the key
     /// of an embedded one into its own normalized key. The derive generates
