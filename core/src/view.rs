@@ -426,6 +426,43 @@ impl<'a> PagedReader<'a> {
         }
     }
 
+    /// A reader like [`new`](Self::new) that assembles straddling reads in
+    /// `scratch`, a buffer kept from an earlier reader with
+    /// [`into_scratch`](Self::into_scratch): code that opens a short-lived
+    /// reader per record (to read one record at a pointer) then allocates
+    /// nothing once the buffer has grown to the longest record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{MemoryManager, PagedReader, PagedWriter};
+    ///
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let mut writer = PagedWriter::new(memory.reservation("example"));
+    /// let p = writer.write(&[1u8; 4000])?;
+    /// let q = writer.write(&[2u8; 200])?; // straddles the page boundary
+    /// let mut scratch = Vec::new();
+    /// for (at, len) in [(p, 4000), (q, 200), (q, 200)] {
+    ///     let mut reader = PagedReader::with_scratch(writer.pages(), writer.len(), scratch);
+    ///     reader.seek(at)?;
+    ///     assert_eq!(reader.read(len)?.len(), len);
+    ///     scratch = reader.into_scratch();
+    /// }
+    /// assert!(scratch.capacity() >= 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_scratch(pages: &'a [Page], len: u64, scratch: Vec<u8>) -> Self {
+        Self { scratch, ..Self::new(pages, len) }
+    }
+
+    /// Gives up the scratch buffer, for the next
+    /// [`with_scratch`](Self::with_scratch).
+    #[must_use]
+    pub fn into_scratch(self) -> Vec<u8> {
+        self.scratch
+    }
+
     /// Bytes read so far (the stream position).
     #[must_use]
     pub fn position(&self) -> u64 {
