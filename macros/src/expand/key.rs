@@ -175,6 +175,7 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
             #norm
         }
 
+        #[inline]
         #[allow(unused_variables)]
         fn write_key_prefix(encoded: &[u8], w: &mut #rt::PrefixWriter<'_>) {
             #prefix_body
