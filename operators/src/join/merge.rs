@@ -96,7 +96,7 @@ pub struct MergeJoin<L, R, A, B> {
     group: Group,
     reserve: Option<Page>,
     state: State,
-    scratch: Vec<u8>,
+    scratch: (Vec<u8>, Vec<u8>),
     _t: PhantomData<fn() -> (L, R)>,
 }
 
@@ -156,7 +156,7 @@ where
             group,
             reserve,
             state: State::Compare,
-            scratch: Vec::new(),
+            scratch: (Vec::new(), Vec::new()),
             _t: PhantomData,
         };
         join.l.advance::<L, A>(&mut join.left, Side::Left)?;
@@ -333,12 +333,13 @@ where
 }
 
 /// The group row at byte `*pos` of the in-memory group, advancing `*pos`;
-/// a frame that straddles pages is copied into `scratch`.
+/// a frame that straddles pages is read with the reader scratch `scratch.0`
+/// and copied into `scratch.1`, both kept across calls.
 #[inline]
 fn group_row<'a, R: SegmentRecord>(
     w: &'a PagedWriter,
     pos: &mut u64,
-    scratch: &'a mut Vec<u8>,
+    scratch: &'a mut (Vec<u8>, Vec<u8>),
 ) -> Result<Option<&'a [u8]>, JoinError> {
     if *pos >= w.len() {
         return Ok(None);
@@ -349,11 +350,12 @@ fn group_row<'a, R: SegmentRecord>(
         *pos += frame::frame_len::<R>(r.len()) as u64;
         return Ok(Some(r));
     }
-    let mut rd = PagedReader::new(w.pages(), w.len());
+    let mut rd = PagedReader::with_scratch(w.pages(), w.len(), core::mem::take(&mut scratch.0));
     rd.seek(RecordPointer { page: page as u32, offset: off as u32 })?;
     let Some((_, r)) = frame::read::<R, _>(&mut rd)? else { return Ok(None) };
     *pos += frame::frame_len::<R>(r.len()) as u64;
-    scratch.clear();
-    scratch.extend_from_slice(r);
-    Ok(Some(scratch))
+    scratch.1.clear();
+    scratch.1.extend_from_slice(r);
+    scratch.0 = rd.into_scratch();
+    Ok(Some(&scratch.1))
 }

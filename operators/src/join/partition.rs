@@ -134,6 +134,8 @@ pub(crate) struct Partitions<R> {
     /// Hashes of the rows of spilled partitions (those spilled once it
     /// existed).
     bloom: Option<Bloom>,
+    /// A reader's scratch and a copy of a build row that straddles pages.
+    straddle: (Vec<u8>, Vec<u8>),
     /// `false` for a block of the nested-loop fallback: a full budget ends
     /// the block instead of spilling.
     spill: bool,
@@ -174,6 +176,7 @@ impl<R: SegmentRecord> Partitions<R> {
             parts: vec![Part::Memory { w: PagedWriter::new(res.clone()), rows: 0 }],
             reserve: None,
             bloom: None,
+            straddle: (Vec::new(), Vec::new()),
             spill: false,
             max_record,
             page_shift: res.page_size().trailing_zeros(),
@@ -513,16 +516,19 @@ impl<R: SegmentRecord> Partitions<R> {
         while let Some(slot) = table.next(&mut cursor) {
             let pos = slot as usize;
             let (page, off) = (pos >> page_shift, pos & page_mask);
-            let mut straddle;
             let brec = match frame::in_page::<R>(pages[page].as_slice(), off) {
                 Some((_, r)) => r,
                 None => {
-                    straddle = PagedReader::new(pages, len);
-                    straddle.seek(RecordPointer { page: page as u32, offset: off as u32 })?;
-                    match frame::read::<R, _>(&mut straddle)? {
-                        Some((_, r)) => r,
-                        None => return unreachable_state(),
-                    }
+                    // A row straddling two pages: copied out, through buffers
+                    // kept across probes (no allocation per probe).
+                    let scratch = core::mem::take(&mut self.straddle.0);
+                    let mut rd = PagedReader::with_scratch(pages, len, scratch);
+                    rd.seek(RecordPointer { page: page as u32, offset: off as u32 })?;
+                    let Some((_, r)) = frame::read::<R, _>(&mut rd)? else { return unreachable_state() };
+                    self.straddle.1.clear();
+                    self.straddle.1.extend_from_slice(r);
+                    self.straddle.0 = rd.into_scratch();
+                    &self.straddle.1
                 }
             };
             if !keys.equal::<L, R>(rec, brec, &mut have_left_key) {
