@@ -109,7 +109,8 @@ impl FieldLayout {
     }
 }
 
-/// Whether a type, as written, is `Option<..>` (also path-qualified).
+/// Whether a type, as written, is `Option<..>`, possibly path-qualified
+/// (`std::option::Option<..>`): `Option<` preceded only by a path.
 const fn type_is_option(ty: &str) -> bool {
     const PAT: &[u8] = b"Option<";
     let b = ty.as_bytes();
@@ -121,6 +122,10 @@ const fn type_is_option(ty: &str) -> bool {
         }
         if j == PAT.len() && (start == 0 || b[start - 1] == b':') {
             return true;
+        }
+        let c = b[start];
+        if !(c.is_ascii_alphanumeric() || c == b'_' || c == b':') {
+            return false;
         }
         start += 1;
     }
@@ -162,5 +167,20 @@ impl fmt::Display for Layout {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_is_option;
+
+    #[test]
+    fn option_types_are_recognised_as_written() {
+        for ty in ["Option<u32>", "std::option::Option<String>", "core::option::Option<(u8, u16)>"] {
+            assert!(type_is_option(ty), "{ty}");
+        }
+        for ty in ["u32", "MyOption<u32>", "Vec<Option<u8>>", "String", "[Option<u8>; 2]"] {
+            assert!(!type_is_option(ty), "{ty}");
+        }
     }
 }
