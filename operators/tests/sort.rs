@@ -296,3 +296,20 @@ proptest! {
         check_sort(&records, by_string, pages * PAGE, PAGE, config, seed % 2 == 1).unwrap();
     }
 }
+
+#[test]
+fn skewed_and_all_equal_keys_in_memory_and_spilled() {
+    let mut records = fixed(60_000, 1, 19);
+    check_sort(&records, by_key, 8 << 20, PAGE, SorterConfig::new(), true).unwrap();
+    let mut rng = Rng::new(20);
+    for r in records.iter_mut() {
+        // 90% one key, the rest spread over high and low bits.
+        if rng.below(10) == 0 {
+            r.key = rng.next_u64() >> rng.below(64);
+        } else {
+            r.key = 1 << 40;
+        }
+    }
+    check_sort(&records, by_key, 8 << 20, PAGE, SorterConfig::new(), true).unwrap();
+    check_sort(&records, by_key, SMALL, PAGE, SorterConfig::new().key_prefix_len(3), false).unwrap();
+}

@@ -11,8 +11,7 @@ use segrec_core::frame::LENGTH_PREFIX;
 use segrec_core::{MemoryError, MemoryReservation, Page, PagedWriter, RecordPointer, SegmentRecord};
 
 use super::SortError;
-use super::accounted::AccountedVec;
-use super::index::{self, Entry};
+use super::index::PagedIndex;
 use super::keys::KeyCodec;
 
 /// What [`SortBuffer::try_push`] did.
@@ -28,7 +27,7 @@ pub(crate) enum Pushed {
 #[derive(Debug)]
 pub(crate) struct SortBuffer<T> {
     writer: PagedWriter,
-    index: AccountedVec<Entry>,
+    index: PagedIndex,
     keys: KeyCodec<T>,
     page_size: usize,
 }
@@ -38,7 +37,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
         let page_size = reservation.page_size();
         Self {
             writer: PagedWriter::new(reservation.clone()),
-            index: AccountedVec::new(reservation),
+            index: PagedIndex::new(reservation),
             keys: KeyCodec::new(prefix_len),
             page_size,
         }
@@ -46,7 +45,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
 
     /// Records held.
     pub(crate) fn len(&self) -> usize {
-        self.index.vec().len()
+        self.index.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -61,12 +60,8 @@ impl<T: SegmentRecord> SortBuffer<T> {
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
     ) -> Result<Pushed, SortError> {
-        let entries_per_page = (self.page_size / size_of::<Entry>()).max(1);
-        let preferred = self.len().max(entries_per_page);
-        match self.index.reserve(1, preferred) {
-            Ok(()) => {}
-            Err(MemoryError::Exhausted { .. }) => return Ok(Pushed::Full),
-            Err(e) => return Err(e.into()),
+        if !self.index.reserve_one()? {
+            return Ok(Pushed::Full);
         }
         let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
         let framed = len + framing;
@@ -83,7 +78,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
             budget: u32::MAX as usize,
         })?;
         let keys = &mut self.keys;
-        let mut key = [0u64; 2];
+        let mut key = 0u64;
         let written = self.writer.write_with(framed, |out: &mut [u8]| -> Result<(), SortError> {
             let (head, body) = out.split_at_mut(framing);
             fill(body)?;
@@ -96,45 +91,42 @@ impl<T: SegmentRecord> SortBuffer<T> {
             Err(SortError::Memory(MemoryError::Exhausted { .. })) => return Ok(Pushed::Full),
             Err(e) => return Err(e),
         };
-        self.index.push_within(Entry { key, ptr: ptr.to_u64() });
+        self.index.push(u128::from(key) << 64 | u128::from(ptr.to_u64()));
         Ok(Pushed::Done)
     }
 
     /// Sorts the index: by prefix, then key, then push order.
     pub(crate) fn sort(&mut self) {
-        let tiebreak = self.keys.tiebreak();
-        let pages = self.writer.pages();
-        let page_size = self.page_size;
-        let entries = self.index.vec_mut();
-        if !tiebreak {
-            index::sort_entries(entries);
+        if !self.keys.tiebreak() {
+            self.index.sort(None);
             return;
         }
-        let mut sa = Vec::new();
-        let mut sb = Vec::new();
-        entries.sort_unstable_by(|a, b| {
-            a.key.cmp(&b.key).then_with(|| {
-                let ra = record_bytes::<T>(pages, page_size, a.ptr, &mut sa);
-                let rb = record_bytes::<T>(pages, page_size, b.ptr, &mut sb);
-                T::compare_key(ra, rb).then(a.ptr.cmp(&b.ptr))
-            })
-        });
+        let pages = self.writer.pages();
+        let page_size = self.page_size;
+        let (mut sa, mut sb) = (Vec::new(), Vec::new());
+        let mut tie = |a: u64, b: u64| {
+            let ra = record_bytes::<T>(pages, page_size, a, &mut sa);
+            let rb = record_bytes::<T>(pages, page_size, b, &mut sb);
+            T::compare_key(ra, rb)
+        };
+        self.index.sort(Some(&mut tie));
     }
 
     /// The record pages and the (sorted) index, for reading in order.
-    pub(crate) fn parts(&self) -> (&[Page], &[Entry]) {
-        (self.writer.pages(), self.index.vec())
+    pub(crate) fn parts(&self) -> (&[Page], &PagedIndex) {
+        (self.writer.pages(), &self.index)
     }
 
     /// Forgets the records, returning their pages, and keeps the index's
     /// capacity for the next run.
     pub(crate) fn clear(&mut self) {
         self.writer.clear();
-        self.index.vec_mut().clear();
+        self.index.clear();
     }
 
     /// Gives up pages and index for serving a sorted stream from memory.
-    pub(crate) fn into_parts(self) -> (Vec<Page>, AccountedVec<Entry>) {
+    pub(crate) fn into_parts(mut self) -> (Vec<Page>, PagedIndex) {
+        self.index.release_sort_pages();
         let (pages, _) = self.writer.into_pages();
         (pages, self.index)
     }

@@ -29,7 +29,6 @@
 //! while let Some(r) = sorted.next_ref()? { /* zero-copy view */ }
 //! ```
 
-mod accounted;
 mod buffer;
 mod config;
 mod error;

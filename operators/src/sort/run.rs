@@ -8,6 +8,7 @@ use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, Spill
 
 use super::SortError;
 use super::buffer::{SortBuffer, record_bytes};
+use super::index::pointer;
 use super::keys::KeyCodec;
 
 pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
@@ -35,8 +36,8 @@ pub(crate) fn write_run<T: SegmentRecord>(
     let (pages, index) = buffer.parts();
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();
-    for e in index {
-        let bytes = record_bytes::<T>(pages, page_size, e.ptr, &mut scratch);
+    for i in 0..index.len() {
+        let bytes = record_bytes::<T>(pages, page_size, pointer(index.get(i)), &mut scratch);
         frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
     }
     Ok(writer.finish()?)
@@ -49,7 +50,7 @@ pub(crate) struct RunCursor<T> {
     reader: SpillReader,
     /// Bytes of the current record; valid unless `done`.
     pub(crate) head: Vec<u8>,
-    pub(crate) key: [u64; 2],
+    pub(crate) key: u64,
     pub(crate) done: bool,
     reservation: MemoryReservation,
     /// Bytes of `head`'s capacity charged to the reservation.
@@ -69,7 +70,7 @@ impl<T: SegmentRecord> RunCursor<T> {
         let mut cursor = Self {
             reader,
             head: Vec::new(),
-            key: [0; 2],
+            key: 0,
             done: false,
             reservation: reservation.clone(),
             charged: 0,
