@@ -45,7 +45,7 @@ fn multi(r: &BenchU64) -> BenchMulti {
 }
 
 /// Pushes all, finishes, reads every record back through `next_ref`.
-fn segrec_sort<T: SegmentRecord>(memory: &MemoryManager, config: SorterConfig, records: &[T]) -> Duration
+fn segrec_sort<T>(memory: &MemoryManager, config: SorterConfig, records: &[T]) -> Duration
 where
     for<'a> T: SegmentRecord<Ref<'a> = View<'a, T>>,
 {

@@ -65,7 +65,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
         }
         let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
         let framed = len + framing;
-        if framed <= self.page_size {
+        if framed <= self.page_size && self.writer.room_in_page() < framed {
             match self.writer.ensure_contiguous(framed) {
                 Ok(()) => {}
                 Err(MemoryError::Exhausted { .. }) => return Ok(Pushed::Full),

@@ -261,6 +261,8 @@ impl PagedIndex {
                 Side::Spare => (&self.spare, &mut self.main),
             };
             let (shift, mask) = (self.shift, self.mask);
+            let mut targets: Vec<&mut [Entry]> = dst.iter_mut().map(slots_mut).collect();
+            let cursor = &mut cursor[..buckets];
             let mut i = lo;
             while i < hi {
                 let page = slots(&src[i >> shift]);
@@ -270,7 +272,7 @@ impl PagedIndex {
                     let b = digit(e);
                     let to = cursor[b];
                     cursor[b] = to + 1;
-                    slots_mut(&mut dst[to >> shift])[to & mask] = e;
+                    targets[to >> shift][to & mask] = e;
                 }
                 i += n;
             }
@@ -346,8 +348,8 @@ impl PagedIndex {
             }
             // counts[b] is now the end of bucket b.
             let mut start = 0usize;
-            for b in 0..buckets {
-                let end = counts[b] as usize;
+            for &end in &counts[..buckets] {
+                let end = end as usize;
                 let bucket = &mut scratch[start..end];
                 if bucket.len() > 1 {
                     finish_bucket(bucket, tie);
@@ -407,7 +409,8 @@ impl PagedIndex {
                 let (mut i, mut j, mut k) = (s, mid, s);
                 while k < end {
                     let take_left = j >= end
-                        || (i < mid && cmp(Self::at(src, shift, mask, i), Self::at(src, shift, mask, j)).is_le());
+                        || (i < mid
+                            && cmp(Self::at(src, shift, mask, i), Self::at(src, shift, mask, j)).is_le());
                     let v = if take_left {
                         i += 1;
                         Self::at(src, shift, mask, i - 1)
@@ -447,7 +450,10 @@ fn finish_bucket(v: &mut [Entry], tie: &mut Option<TieBreak<'_>>) {
         }
         None => v.sort_unstable(),
         Some(t) => v.sort_unstable_by(|a, b| {
-            prefix(*a).cmp(&prefix(*b)).then_with(|| t(pointer(*a), pointer(*b))).then(pointer(*a).cmp(&pointer(*b)))
+            prefix(*a)
+                .cmp(&prefix(*b))
+                .then_with(|| t(pointer(*a), pointer(*b)))
+                .then(pointer(*a).cmp(&pointer(*b)))
         }),
     }
 }

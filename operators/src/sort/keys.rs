@@ -46,9 +46,13 @@ impl<T: SegmentRecord> KeyCodec<T> {
         if n == 0 {
             return 0;
         }
-        T::write_normalized_key(encoded, &mut self.buf[..n]);
         let mut w = [0u8; 8];
-        w.copy_from_slice(&self.buf[..8]);
+        if n <= 8 {
+            T::write_normalized_key(encoded, &mut w[..n]);
+        } else {
+            T::write_normalized_key(encoded, &mut self.buf[..n]);
+            w.copy_from_slice(&self.buf[..8]);
+        }
         let word = u64::from_be_bytes(w);
         match self.prefix_len {
             8 => word,

@@ -35,6 +35,7 @@ mod error;
 mod index;
 mod keys;
 mod merge;
+mod prefetch;
 mod run;
 mod stream;
 

@@ -3,12 +3,16 @@
 
 use core::fmt;
 
-use segrec_core::{Page, SegmentRecord};
+use segrec_core::{Page, RecordPointer, SegmentRecord};
 
 use super::SortError;
 use super::buffer::record_bytes;
 use super::index::{PagedIndex, pointer};
 use super::merge::Merger;
+use super::prefetch::prefetch;
+
+/// How many records ahead of the reader the in-memory stream prefetches.
+const PREFETCH: usize = 16;
 
 /// Where the records come from.
 pub(crate) enum Source<T> {
@@ -70,6 +74,12 @@ impl<T: SegmentRecord> SortedStream<T> {
                     return Ok(None);
                 }
                 let e = index.get(*pos);
+                if *pos + PREFETCH < index.len() {
+                    let ahead = RecordPointer::from_u64(pointer(index.get(*pos + PREFETCH)));
+                    if let Some(page) = pages.get(ahead.page as usize) {
+                        prefetch(page.as_slice().get(ahead.offset as usize..).unwrap_or_default());
+                    }
+                }
                 *pos += 1;
                 record_bytes::<T>(pages, *page_size, pointer(e), scratch)
             }
