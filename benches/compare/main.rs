@@ -4,6 +4,7 @@
 //! `cargo bench --bench compare -- [filter...]`; `SEGREC_BENCH_N` sets the
 //! record count (default 10M).
 
+mod derive;
 mod harness;
 mod paged;
 mod sort;
@@ -13,5 +14,6 @@ fn main() {
     let cfg = harness::Config::from_env();
     println!("# segrec comparison harness, n = {}", cfg.n);
     paged::run(&cfg);
+    derive::run(&cfg);
     sort::run(&cfg);
 }

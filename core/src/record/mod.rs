@@ -25,8 +25,12 @@
 //! * the **key hash** ([`SegmentRecord::hash_key`]): a seeded hash that is a
 //!   function of the canonical key alone.
 
+#[doc(hidden)]
+pub mod codec;
 mod error;
 mod layout;
+#[doc(hidden)]
+pub mod nested;
 
 pub use error::{DecodeError, EncodeError};
 pub use layout::{FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder};
@@ -85,6 +89,19 @@ pub trait SegmentRecord: Sized {
     /// [`EncodeError::LengthOverflow`] when a variable field is too long for
     /// its length field.
     fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError>;
+
+    /// Checks, without writing anything, that `self` can be encoded: returns
+    /// the error [`encode`](SegmentRecord::encode) would return for a large
+    /// enough buffer. The derive checks values against their bits and the
+    /// lengths of variable fields, also of embedded records; the default
+    /// accepts everything.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Overflow`] or [`EncodeError::LengthOverflow`].
+    fn check_encode(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
 
     /// Decodes an owned value from the bytes of one record.
     ///
