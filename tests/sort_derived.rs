@@ -63,7 +63,10 @@ struct Priced {
 
 impl PartialEq for Priced {
     fn eq(&self, o: &Self) -> bool {
-        self.tag == o.tag && self.price.to_bits() == o.price.to_bits() && self.day == o.day && self.seq == o.seq
+        self.tag == o.tag
+            && self.price.to_bits() == o.price.to_bits()
+            && self.day == o.day
+            && self.seq == o.seq
     }
 }
 
@@ -206,9 +209,8 @@ fn multikey_with_nan_negative_zero_and_option_parts() {
             seq: i,
         })
         .collect();
-    let oracle = |a: &Priced, b: &Priced| {
-        a.tag.cmp(&b.tag).then(b.price.total_cmp(&a.price)).then(a.day.cmp(&b.day))
-    };
+    let oracle =
+        |a: &Priced, b: &Priced| a.tag.cmp(&b.tag).then(b.price.total_cmp(&a.price)).then(a.day.cmp(&b.day));
     check(&records, oracle, 8 << 20, SorterConfig::new());
     let runs = check(&records, oracle, 64 << 10, SorterConfig::new().max_fan_in(3));
     assert!(runs > 10, "{runs} runs");

@@ -8,7 +8,6 @@ mod derive;
 mod harness;
 mod paged;
 mod sort;
-mod sort_records;
 
 fn main() {
     let cfg = harness::Config::from_env();
