@@ -32,6 +32,7 @@
 mod buffer;
 mod config;
 mod error;
+mod group;
 mod index;
 mod keys;
 mod merge;
@@ -47,6 +48,7 @@ use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef
 use buffer::{Pushed, SortBuffer};
 pub use config::SorterConfig;
 pub use error::SortError;
+pub use group::{Group, GroupBy};
 pub use stream::SortedStream;
 use stream::Source;
 
