@@ -8,10 +8,10 @@
 //! order, whatever sort algorithm orders it.
 
 use segrec_core::frame::LENGTH_PREFIX;
-use segrec_core::{MemoryError, MemoryReservation, Page, PagedWriter, RecordPointer, SegmentRecord};
+use segrec_core::{MemoryError, MemoryReservation, Page, PagedWriter, SegmentRecord};
 
 use super::SortError;
-use super::index::PagedIndex;
+use super::index::{PagedIndex, entry};
 use super::keys::KeyCodec;
 
 /// What [`SortBuffer::try_push`] did.
@@ -55,6 +55,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
     /// Appends one record of `len` encoded bytes, produced by `fill` straight
     /// into the page. Returns [`Pushed::Full`] when the budget has no room
     /// left (nothing was appended then).
+    #[inline]
     pub(crate) fn try_push(
         &mut self,
         len: usize,
@@ -65,6 +66,11 @@ impl<T: SegmentRecord> SortBuffer<T> {
         }
         let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
         let framed = len + framing;
+        // Entries hold 32-bit positions: a run's records stay below 4 GiB
+        // (with room for the tail a contiguous write may skip).
+        if self.writer.len() + (framed + self.page_size) as u64 > u64::from(u32::MAX) && !self.is_empty() {
+            return Ok(Pushed::Full);
+        }
         if framed <= self.page_size && self.writer.room_in_page() < framed {
             match self.writer.ensure_contiguous(framed) {
                 Ok(()) => {}
@@ -78,7 +84,7 @@ impl<T: SegmentRecord> SortBuffer<T> {
             budget: u32::MAX as usize,
         })?;
         let keys = &mut self.keys;
-        let mut key = 0u64;
+        let mut key = 0u128;
         let written = self.writer.write_with(framed, |out: &mut [u8]| -> Result<(), SortError> {
             let (head, body) = out.split_at_mut(framing);
             fill(body)?;
@@ -91,7 +97,9 @@ impl<T: SegmentRecord> SortBuffer<T> {
             Err(SortError::Memory(MemoryError::Exhausted { .. })) => return Ok(Pushed::Full),
             Err(e) => return Err(e),
         };
-        self.index.push(u128::from(key) << 64 | u128::from(ptr.to_u64()));
+        let position = ptr.page as u64 * self.page_size as u64 + u64::from(ptr.offset);
+        // The room check above keeps every position below 4 GiB.
+        self.index.push(entry(key, position as u32));
         Ok(Pushed::Done)
     }
 
@@ -136,17 +144,19 @@ impl<T: SegmentRecord> SortBuffer<T> {
     }
 }
 
-/// The encoded bytes of the record framed at `ptr`: borrowed from its page
-/// when it lies in one, assembled in `scratch` otherwise.
+/// The encoded bytes of the record framed at stream position `position`:
+/// borrowed from its page when it lies in one, assembled in `scratch`
+/// otherwise.
 #[inline]
 pub(crate) fn record_bytes<'a, T: SegmentRecord>(
     pages: &'a [Page],
     page_size: usize,
-    ptr: u64,
+    position: u64,
     scratch: &'a mut Vec<u8>,
 ) -> &'a [u8] {
-    let p = RecordPointer::from_u64(ptr);
-    let (page, offset) = (p.page as usize, p.offset as usize);
+    let position = position as usize;
+    let shift = page_size.trailing_zeros();
+    let (page, offset) = (position >> shift, position & (page_size - 1));
     match T::ENCODED_SIZE {
         Some(n) if offset + n <= page_size => &pages[page].as_slice()[offset..offset + n],
         Some(n) => gather(pages, page_size, page, offset, n, scratch),
@@ -158,8 +168,8 @@ pub(crate) fn record_bytes<'a, T: SegmentRecord>(
                 len.copy_from_slice(gather(pages, page_size, page, offset, LENGTH_PREFIX, scratch));
             }
             let len = u32::from_le_bytes(len) as usize;
-            let start = page * page_size + offset + LENGTH_PREFIX;
-            let (page, offset) = (start / page_size, start % page_size);
+            let start = position + LENGTH_PREFIX;
+            let (page, offset) = (start >> shift, start & (page_size - 1));
             if offset + len <= page_size {
                 &pages[page].as_slice()[offset..offset + len]
             } else {

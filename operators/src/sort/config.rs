@@ -21,12 +21,12 @@ pub struct SorterConfig {
 
 impl Default for SorterConfig {
     fn default() -> Self {
-        Self { name: "sort".into(), memory_limit: None, key_prefix_len: 8, max_fan_in: 128, read_ahead: 1 }
+        Self { name: "sort".into(), memory_limit: None, key_prefix_len: 12, max_fan_in: 128, read_ahead: 1 }
     }
 }
 
 impl SorterConfig {
-    /// The defaults: the whole budget, an 8-byte key prefix, fan-in 128.
+    /// The defaults: the whole budget, a 12-byte key prefix, fan-in 128.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -47,12 +47,12 @@ impl SorterConfig {
         self
     }
 
-    /// Bytes of the normalized key kept in each index entry, 1 to 8
-    /// (default 8, clamped). Keys whose normalized form is longer fall back
+    /// Bytes of the normalized key kept in each index entry, 1 to 12
+    /// (default 12, clamped). Keys whose normalized form is longer fall back
     /// to the full comparator on prefix ties.
     #[must_use]
     pub fn key_prefix_len(mut self, bytes: usize) -> Self {
-        self.key_prefix_len = bytes.clamp(1, 8);
+        self.key_prefix_len = bytes.clamp(1, 12);
         self
     }
 

@@ -1,11 +1,14 @@
-//! The sort index: one 16-byte entry per record, `prefix << 64 | pointer`,
+//! The sort index: one 16-byte entry per record, `prefix << 32 | position`,
 //! in budgeted pages, and the radix sort that orders it.
 //!
-//! `prefix` is the first 8 bytes of the record's normalized key read as a
-//! big-endian integer, `pointer` the record's packed
-//! [`RecordPointer`](segrec_core::RecordPointer), which grows with push order.
-//! Ordering entries as `u128` therefore orders records by key prefix and then
-//! by push order: the stable order, whatever algorithm gets there.
+//! `prefix` is the first (up to) 12 bytes of the record's normalized key,
+//! big-endian, in the top 96 bits; `position` is where the record starts in
+//! the buffer's record pages (a run holds under 4 GiB of records), which
+//! grows with push order. Ordering entries as `u128` therefore orders records
+//! by key prefix and then by push order: the stable order, whatever
+//! algorithm gets there. Keys of up to 12 normalized bytes (any combination
+//! of fixed-width key fields that small) are sorted without touching a
+//! record.
 //!
 //! # Algorithm
 //!
@@ -13,7 +16,8 @@
 //! 1993) on the prefix bits, over pages (no large contiguous buffer, so pages
 //! come pre-faulted from the pool):
 //!
-//! 1. skip the leading bits all prefixes share;
+//! 1. skip the leading bits all prefixes share (a 12-byte prefix is sorted
+//!    as a 96-bit integer, digits read from one 64-bit half when possible);
 //! 2. a buffer larger than one page of entries is scattered by its next
 //!    digit (up to 13 bits) into a second set of pages, and each bucket is
 //!    sorted recursively;
@@ -32,19 +36,31 @@ use core::cmp::Ordering;
 use segrec_core::{MemoryError, MemoryReservation, Page};
 use zerocopy::FromBytes;
 
-/// One index entry: `prefix << 64 | pointer`.
+/// One index entry: `prefix << 32 | position`.
 pub(crate) type Entry = u128;
 
-/// The key prefix of an entry.
+/// Bits of an entry holding the record's position.
+pub(crate) const POSITION_BITS: u32 = 32;
+/// Bits of an entry holding the key prefix.
+const KEY_BITS: u32 = 128 - POSITION_BITS;
+
+/// An entry from a left-aligned key prefix (its low 32 bits zero) and a
+/// record position.
 #[inline]
-pub(crate) fn prefix(e: Entry) -> u64 {
-    (e >> 64) as u64
+pub(crate) fn entry(prefix: u128, position: u32) -> Entry {
+    prefix | u128::from(position)
 }
 
-/// The record pointer of an entry.
+/// The key prefix of an entry, left-aligned (position bits cleared).
+#[inline]
+pub(crate) fn prefix(e: Entry) -> u128 {
+    e & !u128::from(u32::MAX)
+}
+
+/// The record position of an entry.
 #[inline]
 pub(crate) fn pointer(e: Entry) -> u64 {
-    e as u64
+    u64::from(e as u32)
 }
 
 /// Compares two records, given their pointers, when their prefixes tie.
@@ -110,10 +126,16 @@ impl PagedIndex {
     }
 
     /// Makes room for one more entry: `false` when the budget is full.
+    #[inline]
     pub(crate) fn reserve_one(&mut self) -> Result<bool, MemoryError> {
         if self.len < self.main.len() << self.shift {
             return Ok(true);
         }
+        self.grow()
+    }
+
+    #[cold]
+    fn grow(&mut self) -> Result<bool, MemoryError> {
         let wanted = if self.scratch.is_none() { 3 } else { 2 };
         let mut pages = match self.reservation.allocate_pages(wanted) {
             Ok(p) => p,
@@ -130,7 +152,7 @@ impl PagedIndex {
 
     /// Appends an entry; [`reserve_one`](Self::reserve_one) must have said
     /// yes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, e: Entry) {
         let i = self.len;
         slots_mut(&mut self.main[i >> self.shift])[i & self.mask] = e;
@@ -164,7 +186,7 @@ impl PagedIndex {
         if self.counts.len() < 1 << MAX_DIGIT {
             self.counts = vec![0; 1 << MAX_DIGIT];
         }
-        self.sort_range(0, self.len, Side::Main, &mut tie);
+        self.sort_range(0, self.len, Side::Main, 0, &mut tie);
     }
 
     fn side(&self, side: Side) -> &[Page] {
@@ -180,7 +202,7 @@ impl PagedIndex {
     }
 
     /// OR of every prefix XOR the first one, over `[lo, hi)` of `side`.
-    fn prefix_diff(&self, lo: usize, hi: usize, side: Side) -> u64 {
+    fn prefix_diff(&self, lo: usize, hi: usize, side: Side) -> u128 {
         let pages = self.side(side);
         let first = prefix(Self::at(pages, self.shift, self.mask, lo));
         let mut diff = 0;
@@ -203,11 +225,19 @@ impl PagedIndex {
         }
     }
 
-    /// Sorts `[lo, hi)`, which lives in `side`, leaving the result in main.
-    fn sort_range(&mut self, lo: usize, hi: usize, side: Side, tie: &mut Option<TieBreak<'_>>) {
+    /// Sorts `[lo, hi)`, which lives in `side` and whose prefixes share
+    /// their first `known` bits, leaving the result in main.
+    fn sort_range(&mut self, lo: usize, hi: usize, side: Side, known: u32, tie: &mut Option<TieBreak<'_>>) {
         let m = hi - lo;
         if m <= 1 {
             self.copy_to_main(lo, hi, side);
+            return;
+        }
+        if m <= 1 << self.shift && known > 0 {
+            // One page: skip the pass looking for more shared bits; a
+            // bucket that shares them ends in one sub-bucket, which
+            // `finish_bucket` sorts.
+            self.sort_small(lo, hi, side, known.min(KEY_BITS), tie);
             return;
         }
         let diff = self.prefix_diff(lo, hi, side);
@@ -224,8 +254,9 @@ impl PagedIndex {
             return;
         }
         let want = (usize::BITS - (m >> self.shift).leading_zeros()).clamp(1, MAX_DIGIT);
-        let d = want.min(64 - bit);
-        let digit = |e: Entry| ((prefix(e) << bit) >> (64 - d)) as usize;
+        let d = want.min(KEY_BITS - bit);
+        let digit = Digit::new(bit, d);
+        let digit = |e: Entry| digit.of(e);
         let buckets = 1usize << d;
         let counts = &mut self.counts;
         counts[..buckets].fill(0);
@@ -281,7 +312,7 @@ impl PagedIndex {
         for b in 0..buckets {
             let (s, e) = (starts[b], starts[b + 1]);
             if s < e {
-                self.sort_range(s, e, other, tie);
+                self.sort_range(s, e, other, bit + d, tie);
             }
         }
     }
@@ -302,8 +333,9 @@ impl PagedIndex {
     /// their first `bit` prefix bits) through the scratch page into main.
     fn sort_small(&mut self, lo: usize, hi: usize, side: Side, bit: u32, tie: &mut Option<TieBreak<'_>>) {
         let m = hi - lo;
-        let d = (usize::BITS - 1 - m.leading_zeros()).clamp(1, MAX_SMALL_DIGIT).min(64 - bit);
-        let digit = |e: Entry| ((prefix(e) << bit) >> (64 - d)) as usize;
+        let d = (usize::BITS - 1 - m.leading_zeros()).clamp(1, MAX_SMALL_DIGIT).min(KEY_BITS - bit);
+        let digit = Digit::new(bit, d);
+        let digit = |e: Entry| digit.of(e);
         let buckets = 1usize << d;
         let Some(mut scratch_page) = self.scratch.take() else {
             // Unreachable: a non-empty index holds its scratch page.
@@ -429,6 +461,34 @@ impl PagedIndex {
         if !in_main {
             self.copy_to_main(lo, hi, Side::Spare);
         }
+    }
+}
+
+/// `d` bits of an entry starting `bit` bits from its top, read from one
+/// 64-bit half when the digit lies in it (the common case) to avoid 128-bit
+/// shifts.
+#[derive(Clone, Copy)]
+struct Digit {
+    /// Right shift of the 128-bit entry that brings the digit to the bottom.
+    shift: u32,
+    mask: u64,
+}
+
+impl Digit {
+    fn new(bit: u32, d: u32) -> Self {
+        Self { shift: 128 - bit - d, mask: (1u64 << d) - 1 }
+    }
+
+    #[inline(always)]
+    fn of(self, e: Entry) -> usize {
+        let v = if self.shift >= 64 {
+            ((e >> 64) as u64) >> (self.shift - 64)
+        } else if self.shift == 0 {
+            e as u64
+        } else {
+            (e >> self.shift) as u64
+        };
+        (v & self.mask) as usize
     }
 }
 

@@ -4,22 +4,27 @@
 //! # Algorithm
 //!
 //! * **In memory** (after Flink's `NormalizedKeySorter`): pushed records are
-//!   encoded straight into budgeted record pages; beside them an index holds
-//!   one `[normalized-key prefix | pointer]` entry per record. Sorting permutes the index only, comparing prefixes as
-//!   integers (8 bytes at a time); the records' full
+//!   encoded straight into budgeted record pages; beside them, in budgeted
+//!   pages too, an index holds one `[normalized-key prefix | position]` entry
+//!   per record. Sorting permutes the index only, with an MSD radix sort on
+//!   the prefixes (see `index.rs`); the records' full
 //!   [`compare_key`](SegmentRecord::compare_key) runs only on prefix ties of
-//!   keys longer than the prefix (strings, or keys past 16 bytes).
-//! * **Out of core**: when the reservation refuses a page or index room, the
-//!   buffer is sorted and written as a run to a checksummed spill file, its
-//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`] merges
-//!   the runs with a loser tree (tree of losers, Knuth TAOCP 5.4.1) whose fan-in is bounded by the
-//!   pages the budget allows for run readers; more runs than that are merged
-//!   in intermediate passes first.
-//! * **Stable**: pointers grow with push order and break index ties; runs are
-//!   numbered in spill order and merges break ties by run index, so equal keys
-//!   come out in push order, exactly as `slice::sort_by_key` orders them.
+//!   keys longer than the 12-byte prefix (strings, long composite keys).
+//! * **Out of core**: when the reservation refuses a page, the buffer is
+//!   sorted and written as a run to a checksummed spill file, its record
+//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`]
+//!   merges the runs with a loser tree (tree of losers, Knuth, TAOCP vol. 3,
+//!   §5.4.1) whose fan-in is bounded by the pages the budget allows for run
+//!   readers; more runs than that are merged in intermediate passes first.
+//! * **Stable**: positions grow with push order and break index ties; runs
+//!   are numbered in spill order and merges break ties by run index, so equal
+//!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
+//! * **Grouping**: [`SortedStream::group_by_key`] reads the output one key
+//!   group at a time ([`GroupBy`]), zero-copy.
 //!
 //! # Examples
+//!
+//! With `#[derive(SegmentRecord)]` from the `segrec` facade:
 //!
 //! ```ignore
 //! let memory = MemoryManager::new(64 << 20);

@@ -50,7 +50,7 @@ pub(crate) struct RunCursor<T> {
     reader: SpillReader,
     /// Bytes of the current record; valid unless `done`.
     pub(crate) head: Vec<u8>,
-    pub(crate) key: u64,
+    pub(crate) key: u128,
     pub(crate) done: bool,
     reservation: MemoryReservation,
     /// Bytes of `head`'s capacity charged to the reservation.

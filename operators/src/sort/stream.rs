@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use segrec_core::{Page, RecordPointer, SegmentRecord};
+use segrec_core::{Page, SegmentRecord};
 
 use super::SortError;
 use super::buffer::record_bytes;
@@ -75,9 +75,10 @@ impl<T: SegmentRecord> SortedStream<T> {
                 }
                 let e = index.get(*pos);
                 if *pos + PREFETCH < index.len() {
-                    let ahead = RecordPointer::from_u64(pointer(index.get(*pos + PREFETCH)));
-                    if let Some(page) = pages.get(ahead.page as usize) {
-                        prefetch(page.as_slice().get(ahead.offset as usize..).unwrap_or_default());
+                    let ahead = pointer(index.get(*pos + PREFETCH)) as usize;
+                    let shift = page_size.trailing_zeros();
+                    if let Some(page) = pages.get(ahead >> shift) {
+                        prefetch(page.as_slice().get(ahead & (*page_size - 1)..).unwrap_or_default());
                     }
                 }
                 *pos += 1;
