@@ -357,3 +357,24 @@ fn group_by_key_yields_each_group_in_push_order_also_when_skipping() {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
+
+#[test]
+fn config_spill_dir_overrides_the_managers() {
+    let unused = tempfile::tempdir().unwrap();
+    let runs_dir = tempfile::tempdir().unwrap();
+    let memory = manager(16 * PAGE, PAGE, &unused.path().join("missing"));
+    let records = fixed(20_000, 1 << 30, 22);
+    let config = SorterConfig::new().spill_dir(runs_dir.path()).max_fan_in(2);
+    let mut sorter = Sorter::<Fixed>::with_config(&memory, config).unwrap();
+    for r in &records {
+        sorter.push(r).unwrap();
+    }
+    assert!(sorter.spilled_runs() > 2);
+    assert_eq!(fs::read_dir(runs_dir.path()).unwrap().count(), sorter.spilled_runs());
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    let mut expected = records;
+    expected.sort_by(by_key);
+    assert_eq!(out, expected);
+    assert_eq!(fs::read_dir(runs_dir.path()).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(unused.path()).unwrap().count(), 0);
+}

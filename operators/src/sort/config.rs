@@ -1,5 +1,7 @@
 //! [`SorterConfig`]: the knobs of a [`Sorter`](super::Sorter).
 
+use std::path::PathBuf;
+
 /// Settings of a [`Sorter`](super::Sorter), built fluently.
 ///
 /// # Examples
@@ -17,11 +19,19 @@ pub struct SorterConfig {
     pub(crate) key_prefix_len: usize,
     pub(crate) max_fan_in: usize,
     pub(crate) read_ahead: usize,
+    pub(crate) spill_dir: Option<PathBuf>,
 }
 
 impl Default for SorterConfig {
     fn default() -> Self {
-        Self { name: "sort".into(), memory_limit: None, key_prefix_len: 12, max_fan_in: 128, read_ahead: 1 }
+        Self {
+            name: "sort".into(),
+            memory_limit: None,
+            key_prefix_len: 12,
+            max_fan_in: 128,
+            read_ahead: 1,
+            spill_dir: None,
+        }
     }
 }
 
@@ -69,6 +79,14 @@ impl SorterConfig {
     #[must_use]
     pub fn read_ahead(mut self, pages: usize) -> Self {
         self.read_ahead = pages;
+        self
+    }
+
+    /// Directory for this sorter's run files (default: the memory manager's
+    /// spill directory).
+    #[must_use]
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
         self
     }
 

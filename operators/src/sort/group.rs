@@ -4,18 +4,6 @@
 //! Records with equal keys are adjacent in a [`SortedStream`], so a group is
 //! a run of neighbours; the first record of each group is kept (copied once)
 //! to compare the following ones with [`SegmentRecord::key_eq`].
-//!
-//! # Examples
-//!
-//! ```ignore
-//! let mut groups = sorter.finish()?.group_by_key();
-//! while let Some(mut group) = groups.next_group()? {
-//!     let mut total = 0;
-//!     while let Some(r) = group.next_ref()? {
-//!         total += r.amount();
-//!     }
-//! }
-//! ```
 
 use core::fmt;
 
@@ -23,8 +11,22 @@ use segrec_core::SegmentRecord;
 
 use super::{SortError, SortedStream};
 
-/// A sorted stream read one key group at a time; see the
-/// [module documentation](self).
+/// A sorted stream read one key group at a time, made by
+/// [`SortedStream::group_by_key`]. Records of a group come in push order; a
+/// group left unfinished is skipped by the next
+/// [`next_group`](Self::next_group).
+///
+/// # Examples
+///
+/// ```ignore
+/// let mut groups = sorter.finish()?.group_by_key();
+/// while let Some(mut group) = groups.next_group()? {
+///     let mut total = 0;
+///     while let Some(r) = group.next_ref()? {
+///         total += r.amount();
+///     }
+/// }
+/// ```
 pub struct GroupBy<T: SegmentRecord> {
     stream: SortedStream<T>,
     /// Encoded bytes of the current group's first record.

@@ -46,6 +46,7 @@ mod run;
 mod stream;
 
 use core::fmt;
+use std::path::PathBuf;
 
 use segrec_core::frame::LENGTH_PREFIX;
 use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef, SegmentRecord, SpillFile};
@@ -73,6 +74,8 @@ pub struct Sorter<T: SegmentRecord> {
     records: u64,
     /// The largest record pushed, in bytes.
     max_record: usize,
+    /// Where run files go.
+    spill_dir: PathBuf,
 }
 
 impl<T: SegmentRecord> fmt::Debug for Sorter<T> {
@@ -107,7 +110,9 @@ impl<T: SegmentRecord> Sorter<T> {
             None => memory.reservation(config.name.clone()),
         };
         let spare = Some(reservation.allocate_page()?);
+        let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
         Ok(Self {
+            spill_dir,
             buffer: SortBuffer::new(reservation.clone(), config.key_prefix_len),
             reservation,
             config,
@@ -223,7 +228,7 @@ impl<T: SegmentRecord> Sorter<T> {
         self.buffer.sort();
         // The spill writer takes its staging page from the held-back one.
         self.spare = None;
-        let run = run::write_run(&self.buffer, &self.reservation);
+        let run = run::write_run(&self.buffer, &self.reservation, &self.spill_dir);
         self.buffer.clear();
         self.runs.push(run?);
         self.spare = self.reservation.allocate_page().ok();
@@ -251,7 +256,7 @@ impl<T: SegmentRecord> Sorter<T> {
         if !self.buffer.is_empty() {
             self.spill()?;
         }
-        let Self { reservation, config, buffer, spare, runs, max_record, .. } = self;
+        let Self { reservation, config, buffer, spare, runs, max_record, spill_dir, .. } = self;
         drop(buffer);
         drop(spare);
         let page = reservation.page_size();
@@ -273,7 +278,7 @@ impl<T: SegmentRecord> Sorter<T> {
             });
         }
         let prefix = config.key_prefix_len;
-        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix)?;
+        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix, &spill_dir)?;
         let merger = merge::Merger::new(&runs, &reservation, read_ahead, prefix)?;
         Ok(SortedStream::new(Source::Merge(merger), records))
     }

@@ -2,6 +2,7 @@
 //! cursor that reads one back record by record for the merge.
 
 use core::marker::PhantomData;
+use std::path::Path;
 
 use segrec_core::frame::{self, WriteError};
 use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
@@ -31,8 +32,9 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
 pub(crate) fn write_run<T: SegmentRecord>(
     buffer: &SortBuffer<T>,
     reservation: &MemoryReservation,
+    dir: &Path,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new(reservation)?;
+    let mut writer = SpillWriter::new_in(reservation, dir)?;
     let (pages, index) = buffer.parts();
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();
