@@ -136,17 +136,21 @@ impl PagedIndex {
 
     #[cold]
     fn grow(&mut self) -> Result<bool, MemoryError> {
-        let wanted = if self.scratch.is_none() { 3 } else { 2 };
-        let mut pages = match self.reservation.allocate_pages(wanted) {
-            Ok(p) => p,
-            Err(MemoryError::Exhausted { .. }) => return Ok(false),
-            Err(e) => return Err(e),
+        // One page of entries and its scatter twin (plus the scratch page
+        // the first time), all or none, without a temporary vector.
+        let take = |r: &MemoryReservation| match r.allocate_page() {
+            Ok(p) => Ok(Some(p)),
+            Err(MemoryError::Exhausted { .. }) => Ok(None),
+            Err(e) => Err(e),
         };
-        self.main.extend(pages.pop());
-        self.spare.extend(pages.pop());
-        if let Some(p) = pages.pop() {
-            self.scratch = Some(p);
+        let Some(main) = take(&self.reservation)? else { return Ok(false) };
+        let Some(spare) = take(&self.reservation)? else { return Ok(false) };
+        if self.scratch.is_none() {
+            let Some(scratch) = take(&self.reservation)? else { return Ok(false) };
+            self.scratch = Some(scratch);
         }
+        self.main.push(main);
+        self.spare.push(spare);
         Ok(true)
     }
 
