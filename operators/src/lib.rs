@@ -3,4 +3,4 @@
 
 pub mod sort;
 
-pub use sort::{GroupBy, SortError, SortedStream, Sorter, SorterConfig};
+pub use sort::{SortError, SortedStream, Sorter, SorterConfig};

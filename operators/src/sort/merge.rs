@@ -100,11 +100,6 @@ impl<T: SegmentRecord> Merger<T> {
         self.tree[0] = winner;
     }
 
-    /// Serves the record just returned by [`next`](Self::next) once more.
-    pub(crate) fn unread(&mut self) {
-        self.pending = false;
-    }
-
     /// The next record's encoded bytes, `None` when every run is done.
     pub(crate) fn next(&mut self) -> Result<Option<&[u8]>, SortError> {
         if self.cursors.is_empty() {

@@ -19,8 +19,6 @@
 //! * **Stable**: positions grow with push order and break index ties; runs
 //!   are numbered in spill order and merges break ties by run index, so equal
 //!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
-//! * **Grouping**: [`SortedStream::group_by_key`] reads the output one key
-//!   group at a time ([`GroupBy`]), zero-copy.
 //!
 //! # Examples
 //!
@@ -37,7 +35,6 @@
 mod buffer;
 mod config;
 mod error;
-mod group;
 mod index;
 mod keys;
 mod merge;
@@ -54,7 +51,6 @@ use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef
 use buffer::{Pushed, SortBuffer};
 pub use config::SorterConfig;
 pub use error::SortError;
-pub use group::{Group, GroupBy};
 pub use stream::SortedStream;
 use stream::Source;
 

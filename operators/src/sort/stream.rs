@@ -93,22 +93,6 @@ impl<T: SegmentRecord> SortedStream<T> {
         Ok(Some(bytes))
     }
 
-    /// Steps back over the record just returned, so the next read returns it
-    /// again. Only valid right after a read that returned a record.
-    pub(crate) fn unread(&mut self) {
-        match &mut self.source {
-            Source::Memory { pos, .. } => *pos = pos.saturating_sub(1),
-            Source::Merge(m) => m.unread(),
-        }
-        self.remaining += 1;
-    }
-
-    /// Groups the records by key: see [`GroupBy`](super::GroupBy).
-    #[must_use]
-    pub fn group_by_key(self) -> super::GroupBy<T> {
-        super::GroupBy::new(self)
-    }
-
     /// The next record as a zero-copy view, `None` at the end.
     ///
     /// # Errors
