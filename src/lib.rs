@@ -3,7 +3,7 @@
 
 pub use segrec_core as core;
 pub use segrec_core::*;
-/// `#[derive(SegmentRecord)]` and `#[derive(SegmentEnum)]`.
+#[doc = include_str!("../docs/derive.md")]
 pub use segrec_macros::{SegmentEnum, SegmentRecord};
 pub use segrec_operators as operators;
 
@@ -17,5 +17,7 @@ pub mod __private {
 pub mod prelude {
     pub use segrec_core::{RecordRef, SegmentEnum, SegmentRecord};
     pub use segrec_macros::{SegmentEnum, SegmentRecord};
+    pub use segrec_operators::group::GroupByKey;
+    pub use segrec_operators::join::{HashJoin, JoinError, JoinType, MergeJoin, RecordSource, Records};
     pub use segrec_operators::sort::{SortError, SortedStream, Sorter, SorterConfig};
 }

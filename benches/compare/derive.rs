@@ -71,7 +71,7 @@ fn records(n: usize) -> Vec<Bench> {
 }
 
 pub fn run(cfg: &Config) {
-    let names = ["encode", "decode", "view_sum"];
+    let names = ["encode", "decode", "view_sum", "normkey"];
     if !names.iter().any(|n| cfg.enabled(n)) {
         return;
     }
@@ -154,6 +154,38 @@ pub fn run(cfg: &Config) {
             },
         );
         assert!(out == out2, "decoders disagree");
+    }
+
+    if cfg.enabled("normkey") {
+        // The sorter's per-record step: the normalized key into a sort index,
+        // against taking the key from a `Vec<T>` as big-endian bytes.
+        const K: usize = Bench::NORMALIZED_KEY_LEN;
+        let mut keys = vec![0u8; n * K];
+        let mut keys2 = vec![0u8; n * 8];
+        ratio(
+            cfg,
+            "normkey",
+            n,
+            || {
+                timed(|| {
+                    for (c, k) in black_box(&enc).chunks_exact(SZ).zip(keys.chunks_exact_mut(K)) {
+                        Bench::write_normalized_key(c, k);
+                    }
+                    black_box(&mut keys);
+                })
+                .1
+            },
+            || {
+                timed(|| {
+                    for (r, k) in black_box(&recs).iter().zip(keys2.chunks_exact_mut(8)) {
+                        k.copy_from_slice(&r.key.to_be_bytes());
+                    }
+                    black_box(&mut keys2);
+                })
+                .1
+            },
+        );
+        assert!(keys == keys2, "normalized keys differ from the big-endian keys");
     }
 
     if cfg.enabled("view_sum") {

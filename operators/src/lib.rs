@@ -1,6 +1,11 @@
 //! segrec-operators: sort, join and backpressured channels on binary records.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod group;
+pub mod join;
 pub mod sort;
+#[cfg(test)]
+pub(crate) mod testkit;
 
+pub use group::GroupByKey;
 pub use sort::{SortError, SortedStream, Sorter, SorterConfig};

@@ -150,6 +150,17 @@ pub trait SegmentRecord: Sized {
     /// Writes the normalized key of an encoded record into
     /// `out[..NORMALIZED_KEY_LEN]`; `out` must be at least that long.
     fn write_normalized_key(encoded: &[u8], out: &mut [u8]);
+
+    /// Whether any `Option` part of the key of an encoded record is `None`.
+    /// Joins use it for SQL semantics: a key with a null part matches nothing.
+    ///
+    /// The default returns `false`, right for keys without `Option` parts;
+    /// the derive overrides it (reading the null bits) when a key part is an
+    /// `Option`.
+    fn key_has_null(encoded: &[u8]) -> bool {
+        let _ = encoded;
+        false
+    }
 }
 
 /// A zero-copy view of one encoded record, borrowed for `'a`.
@@ -163,6 +174,14 @@ pub trait RecordRef<'a>: Copy + Debug {
     /// Decodes an owned value. Cannot fail: the bytes were validated when the
     /// view was made.
     fn to_owned(&self) -> Self::Owned;
+
+    /// Same as [`to_owned`](RecordRef::to_owned), under a name that generic
+    /// code can call as a method: views are `Clone`, so `r.to_owned()` on a
+    /// `T::Ref<'_>` is ambiguous with `ToOwned::to_owned` (derived views also
+    /// have an inherent `to_owned`, which wins on concrete types).
+    fn to_record(&self) -> Self::Owned {
+        RecordRef::to_owned(self)
+    }
 }
 
 /// A fieldless enum stored in the fewest bits that number its variants,

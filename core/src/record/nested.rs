@@ -1,6 +1,7 @@
 //! Fields whose type the derive cannot see through: a `#[derive(SegmentEnum)]`
-//! enum or an embedded `#[derive(SegmentRecord)]` struct (or a generic
-//! parameter standing for one).
+//! enum, an embedded `#[derive(SegmentRecord)]` struct, or a generic
+//! parameter standing for one of those, a primitive, a `String` or a
+//! `Vec<u8>`.
 //!
 //! The macro only sees a type's name, so it cannot tell an enum from a record.
 //! Both derives therefore implement [`Nested`], naming a [`NestedCodec`] that
@@ -255,4 +256,184 @@ impl<'a, T: SegmentRecord> RecordRef<'a> for FallbackRef<'a, T> {
     fn to_owned(&self) -> T {
         match self.1 {}
     }
+}
+
+/// The codec of a primitive standing behind a generic parameter (`T = u32`):
+/// the same bits and canonical key as a field written with the type itself.
+#[derive(Debug)]
+pub struct PrimCodec<T>(PhantomData<T>);
+
+macro_rules! prim_nested {
+    ($($t:ty: $bits:expr, $klen:expr, |$v:ident| $to:expr, |$r:ident, $field:ident| $from:expr, |$k:ident| $key:expr;)*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl Nested for $t {
+            type Codec = PrimCodec<$t>;
+        }
+
+        impl NestedCodec<$t> for PrimCodec<$t> {
+            const FIXED_BITS: u32 = $bits;
+            const KIND: FieldKind = if $bits == 1 { FieldKind::Packed } else { FieldKind::Fixed };
+            const HAS_VAR: bool = false;
+            const KEY_NORM_LEN: usize = $klen;
+            const KEY_IS_PREFIX: bool = false;
+            type View<'a>
+                = $t
+            where
+                $t: 'a;
+            type KeyPart = $t;
+
+            #[inline(always)]
+            fn fixed($v: &$t, _: &'static str) -> Result<u64, EncodeError> {
+                let $v = *$v;
+                Ok($to)
+            }
+            #[inline(always)]
+            fn var_len(_: &$t) -> usize {
+                0
+            }
+            #[inline(always)]
+            fn encode_var(_: &$t, _: &mut [u8]) -> Result<(), EncodeError> {
+                Ok(())
+            }
+            #[inline(always)]
+            fn var_len_of(_: u64) -> usize {
+                0
+            }
+            #[inline(always)]
+            fn view<'a>($r: u64, _: &'a [u8], $field: &'static str) -> Result<$t, DecodeError>
+            where
+                $t: 'a,
+            {
+                $from
+            }
+            #[inline(always)]
+            fn to_owned(v: $t) -> $t {
+                v
+            }
+            #[inline(always)]
+            fn key_part(v: &$t) -> $t {
+                *v
+            }
+            #[inline(always)]
+            fn compare_key(af: u64, _: &[u8], bf: u64, _: &[u8]) -> Ordering {
+                let key = |$k: u64| -> u64 { $key };
+                key(af).cmp(&key(bf))
+            }
+            fn write_key(fixed: u64, _: &[u8], out: &mut Vec<u8>) {
+                let key = |$k: u64| -> u64 { $key };
+                out.extend_from_slice(&key(fixed).to_be_bytes()[8 - $klen..]);
+            }
+            #[inline(always)]
+            fn write_norm(fixed: u64, _: &[u8], out: &mut [u8]) {
+                let key = |$k: u64| -> u64 { $key };
+                out.copy_from_slice(&key(fixed).to_be_bytes()[8 - $klen..]);
+            }
+            #[inline(always)]
+            fn hash_key(fixed: u64, _: &[u8], h: &mut KeyHasher) {
+                let key = |$k: u64| -> u64 { $key };
+                h.write_u64(key(fixed));
+            }
+        }
+    )*};
+}
+
+prim_nested! {
+    bool: 1, 1, |v| u64::from(v), |r, _f| Ok(r != 0), |k| k;
+    u8: 8, 1, |v| u64::from(v), |r, _f| Ok(r as u8), |k| k;
+    u16: 16, 2, |v| u64::from(v), |r, _f| Ok(r as u16), |k| k;
+    u32: 32, 4, |v| u64::from(v), |r, _f| Ok(r as u32), |k| k;
+    u64: 64, 8, |v| v, |r, _f| Ok(r), |k| k;
+    i8: 8, 1, |v| u64::from(v as u8), |r, _f| Ok(r as u8 as i8), |k| k ^ (1 << 7);
+    i16: 16, 2, |v| u64::from(v as u16), |r, _f| Ok(r as u16 as i16), |k| k ^ (1 << 15);
+    i32: 32, 4, |v| u64::from(v as u32), |r, _f| Ok(r as u32 as i32), |k| k ^ (1 << 31);
+    i64: 64, 8, |v| v as u64, |r, _f| Ok(r as i64), |k| k ^ (1 << 63);
+    f32: 32, 4, |v| u64::from(v.to_bits()), |r, _f| Ok(f32::from_bits(r as u32)), |k| u64::from(super::codec::f32_key(k as u32));
+    f64: 64, 8, |v| v.to_bits(), |r, _f| Ok(f64::from_bits(r)), |k| super::codec::f64_key(k);
+    char: 32, 4, |v| u64::from(v), |r, field| char::from_u32(r as u32).ok_or(DecodeError::InvalidChar { field, value: r as u32 }), |k| k;
+}
+
+/// The codec of a `String` or `Vec<u8>` standing behind a generic parameter:
+/// a 32-bit length in the fixed part, the bytes in the variable part, the
+/// canonical key escaped and terminated as for a field of that type.
+#[derive(Debug)]
+pub struct BytesCodec<T>(PhantomData<T>);
+
+macro_rules! bytes_nested {
+    ($($t:ty, $view:ty, |$b:ident, $field:ident| $from:expr, $owned:expr;)*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl Nested for $t {
+            type Codec = BytesCodec<$t>;
+        }
+
+        impl NestedCodec<$t> for BytesCodec<$t> {
+            const FIXED_BITS: u32 = 32;
+            const KIND: FieldKind = FieldKind::Variable;
+            const HAS_VAR: bool = true;
+            const KEY_NORM_LEN: usize = 16;
+            const KEY_IS_PREFIX: bool = true;
+            type View<'a>
+                = &'a $view
+            where
+                $t: 'a;
+            type KeyPart = $t;
+
+            #[inline]
+            fn fixed(v: &$t, field: &'static str) -> Result<u64, EncodeError> {
+                let len = v.len();
+                if len > u32::MAX as usize {
+                    return Err(EncodeError::LengthOverflow { field, len });
+                }
+                Ok(len as u64)
+            }
+            #[inline]
+            fn var_len(v: &$t) -> usize {
+                v.len()
+            }
+            #[inline]
+            fn encode_var(v: &$t, out: &mut [u8]) -> Result<(), EncodeError> {
+                out.copy_from_slice(AsRef::<[u8]>::as_ref(v));
+                Ok(())
+            }
+            #[inline(always)]
+            fn var_len_of(fixed: u64) -> usize {
+                fixed as usize
+            }
+            #[inline]
+            fn view<'a>(_: u64, $b: &'a [u8], $field: &'static str) -> Result<&'a $view, DecodeError>
+            where
+                $t: 'a,
+            {
+                $from
+            }
+            #[inline]
+            fn to_owned(v: &$view) -> $t {
+                $owned(v)
+            }
+            #[inline]
+            fn key_part(v: &$t) -> $t {
+                v.clone()
+            }
+            #[inline]
+            fn compare_key(_: u64, av: &[u8], _: u64, bv: &[u8]) -> Ordering {
+                av.cmp(bv)
+            }
+            fn write_key(_: u64, var: &[u8], out: &mut Vec<u8>) {
+                super::codec::write_escaped(var, false, out);
+            }
+            fn write_norm(_: u64, var: &[u8], out: &mut [u8]) {
+                let mut w = super::codec::PrefixWriter::new(out, 0);
+                w.put_escaped(var, false);
+                w.finish();
+            }
+            #[inline]
+            fn hash_key(_: u64, var: &[u8], h: &mut KeyHasher) {
+                h.write_bytes(var);
+            }
+        }
+    )*};
+}
+
+bytes_nested! {
+    String, str, |b, field| core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8 { field }), String::from;
+    Vec<u8>, [u8], |b, _field| Ok(b), <[u8]>::to_vec;
 }

@@ -6,6 +6,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use super::{Ctx, Plan, codec, to_raw, write_raw};
 use crate::parse::{Prim, Shape};
@@ -262,7 +263,7 @@ fn packed_words(cx: &Ctx<'_>, out: &TokenStream) -> Option<TokenStream> {
         let off = p.off.lit;
         let val_off = p.val_off.lit;
         let bits = p.s.bits;
-        let n = format_ident!("__n_{}", f);
+        let n = format_ident!("__n_{}", f.unraw());
         if p.optional() {
             lets.push(quote!(let #n: u64 = self.#f.is_some() as u64;));
             pieces.push(Piece { off, width: 1, value: quote!(#n) });
@@ -287,7 +288,7 @@ fn packed_words(cx: &Ctx<'_>, out: &TokenStream) -> Option<TokenStream> {
         };
         match p.shape() {
             Shape::Prim(prim) => {
-                let name = format_ident!("__w_{}", f);
+                let name = format_ident!("__w_{}", f.unraw());
                 let zero = zero_of(*prim);
                 let v = if p.optional() { quote!(self.#f.unwrap_or(#zero)) } else { quote!(self.#f) };
                 prim_pieces(v, *prim, val_off, name);
@@ -296,7 +297,7 @@ fn packed_words(cx: &Ctx<'_>, out: &TokenStream) -> Option<TokenStream> {
                 let n = super::array_len(len)?;
                 let zero = zero_of(*prim);
                 for i in 0..n {
-                    let name = format_ident!("__w_{}_{}", f, i);
+                    let name = format_ident!("__w_{}_{}", f.unraw(), i);
                     let v = if p.optional() {
                         quote!(self.#f.as_ref().map_or(#zero, |a| a[#i]))
                     } else {

@@ -15,6 +15,7 @@ mod words;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 use syn::Ident;
+use syn::ext::IdentExt;
 
 use crate::check::{Field, KeyPart, Record, Stored};
 use crate::parse::{Prim, Shape};
@@ -85,7 +86,7 @@ impl Plan<'_> {
     }
     /// Name of the view's stored variable-part value.
     pub fn slot(&self) -> Ident {
-        format_ident!("__v_{}", self.field.ident)
+        format_ident!("__v_{}", self.field.ident.unraw())
     }
 }
 
@@ -137,7 +138,7 @@ impl<'r> Ctx<'r> {
             plans.push(Plan {
                 field,
                 s,
-                name: field.ident.to_string(),
+                name: field.ident.unraw().to_string(),
                 off: off.clone(),
                 val_off: off.plus(opt),
                 width: width.clone(),
@@ -218,8 +219,12 @@ impl<'r> Ctx<'r> {
 }
 
 /// `<<T as Nested>::Codec as NestedCodec<T>>`.
+///
+/// Spanned at the field's type, so that a type that is neither an enum nor a
+/// record is reported there (once: the compiler merges identical errors).
 pub fn codec(core: &TokenStream, ty: &syn::Type) -> TokenStream {
-    quote!(<<#ty as #core::record::nested::Nested>::Codec as #core::record::nested::NestedCodec<#ty>>)
+    let span = syn::spanned::Spanned::span(ty);
+    quote::quote_spanned!(span=> <<#ty as #core::record::nested::Nested>::Codec as #core::record::nested::NestedCodec<#ty>>)
 }
 
 /// The value of a literal array length.
@@ -320,6 +325,7 @@ pub fn record(rec: &Record) -> TokenStream {
     let view_methods = view::methods(&cx);
     let view_impls = view::impls(&cx);
     let key = key::items(&cx);
+    let asserts = asserts(&cx);
     quote! {
         #view_struct
         #[doc(hidden)]
@@ -337,6 +343,31 @@ pub fn record(rec: &Record) -> TokenStream {
                 type Codec = #core::record::nested::RecordCodec<Self>;
             }
             #view_impls
+            #asserts
+        };
+    }
+}
+
+/// Layout facts checked at compile time (for records without generic
+/// parameters, whose constants are known here).
+fn asserts(cx: &Ctx<'_>) -> TokenStream {
+    if !cx.rec.generics.params.is_empty() {
+        return quote!();
+    }
+    let owner = &cx.owner;
+    quote! {
+        const _: () = {
+            let bits = #owner::LAYOUT.fixed_bits;
+            ::core::assert!(#owner::FIXED_LEN * 8 >= bits && #owner::FIXED_LEN * 8 < bits + 8);
+            ::core::assert!(#owner::FIXED_LEN <= u32::MAX as usize, "the fixed part must fit a 32-bit length");
+            ::core::assert!(
+                !#owner::NORMALIZED_KEY_IS_PREFIX || #owner::NORMALIZED_KEY_LEN % 8 == 0,
+                "a prefix normalized key is a whole number of 8-byte words"
+            );
+            match #owner::ENCODED_SIZE {
+                ::core::option::Option::Some(n) => ::core::assert!(n == #owner::FIXED_LEN),
+                ::core::option::Option::None => ::core::assert!(#owner::LAYOUT.has_variable_part),
+            }
         };
     }
 }
