@@ -334,3 +334,43 @@ fn config_spill_dir_overrides_the_managers() {
     assert_eq!(fs::read_dir(runs_dir.path()).unwrap().count(), 0);
     assert_eq!(fs::read_dir(unused.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_budget_below_the_minimum_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(4 * PAGE, PAGE, dir.path());
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    match sorter.push(&Fixed { key: 1, payload: 1 }) {
+        Err(SortError::BudgetTooSmall { needed, available, .. }) => {
+            assert_eq!(needed, segrec_operators::sort::MIN_PAGES * PAGE);
+            assert_eq!(available, 4 * PAGE);
+        }
+        other => panic!("expected BudgetTooSmall, got {other:?}"),
+    }
+    drop(sorter);
+    assert_eq!(memory.stats().in_use, 0);
+    // The minimum works, spilling every few records.
+    let records = fixed(3000, 100, 23);
+    let out = check_sort(&records, by_key, 5 * PAGE, PAGE, SorterConfig::new().max_fan_in(2), true).unwrap();
+    assert!(out.runs > 5, "{out:?}");
+}
+
+#[test]
+fn sorter_and_stream_can_move_to_another_thread() {
+    fn send<S: Send>(_: &S) {}
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(1 << 20, PAGE, dir.path());
+    let sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    send(&sorter);
+    let stream = std::thread::spawn(move || {
+        let mut sorter = sorter;
+        for r in fixed(1000, 10, 24) {
+            sorter.push(&r).unwrap();
+        }
+        sorter.finish().unwrap()
+    })
+    .join()
+    .unwrap();
+    send(&stream);
+    assert_eq!(stream.count(), 1000);
+}

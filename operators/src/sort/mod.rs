@@ -54,6 +54,10 @@ pub use error::SortError;
 pub use stream::SortedStream;
 use stream::Source;
 
+/// Pages a sorter needs at the least: one for records, one of index entries
+/// with its scatter twin, the sort scratch page and the spill staging page.
+pub const MIN_PAGES: usize = 5;
+
 /// Bytes of one frame header in a spill file (the read-ahead unit is a page
 /// plus this).
 const FRAME_OVERHEAD: usize = 16;
@@ -208,11 +212,20 @@ impl<T: SegmentRecord> Sorter<T> {
                 }
                 Pushed::Full if self.buffer.is_empty() => {
                     let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
-                    return Err(SortError::RecordTooLarge {
-                        sorter: self.reservation.name().to_owned(),
-                        size: len + framing,
-                        budget: self.reservation.limit().min(self.reservation.manager().budget()),
-                    });
+                    let budget = self.reservation.limit().min(self.reservation.manager().budget());
+                    let page = self.reservation.page_size();
+                    let sorter = self.reservation.name().to_owned();
+                    if len + framing <= page {
+                        // Even a small record does not fit: the budget cannot
+                        // hold the sorter's fixed pages (index, its scatter
+                        // twin and scratch, spill staging) plus one page.
+                        return Err(SortError::BudgetTooSmall {
+                            sorter,
+                            needed: MIN_PAGES * page,
+                            available: self.reservation.available() + self.reservation.held(),
+                        });
+                    }
+                    return Err(SortError::RecordTooLarge { sorter, size: len + framing, budget });
                 }
                 Pushed::Full => self.spill()?,
             }
