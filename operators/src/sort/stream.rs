@@ -12,7 +12,7 @@ use super::merge::Merger;
 use super::prefetch::prefetch;
 
 /// How many records ahead of the reader the in-memory stream prefetches.
-const PREFETCH: usize = 16;
+const PREFETCH: usize = 32;
 
 /// Where the records come from.
 pub(crate) enum Source<T> {
@@ -78,7 +78,14 @@ impl<T: SegmentRecord> SortedStream<T> {
                     let ahead = pointer(index.get(*pos + PREFETCH)) as usize;
                     let shift = page_size.trailing_zeros();
                     if let Some(page) = pages.get(ahead >> shift) {
-                        prefetch(page.as_slice().get(ahead & (*page_size - 1)..).unwrap_or_default());
+                        let at = ahead & (*page_size - 1);
+                        let bytes = page.as_slice();
+                        prefetch(bytes.get(at..).unwrap_or_default());
+                        // A record may straddle two cache lines.
+                        let last = at + T::ENCODED_SIZE.unwrap_or(T::FIXED_LEN + 4).max(1) - 1;
+                        if last >> 6 != at >> 6 {
+                            prefetch(bytes.get(last..).unwrap_or_default());
+                        }
                     }
                 }
                 *pos += 1;
