@@ -206,6 +206,31 @@ fn unwritable_spill_dir_is_an_error_and_leaves_nothing() {
 }
 
 #[test]
+fn a_failed_spill_loses_nothing_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("created-later");
+    let memory = manager(16 * PAGE, PAGE, &later);
+    let records = fixed(30_000, 500, 25);
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    let mut failures = 0;
+    for r in &records {
+        if let Err(e) = sorter.push(r) {
+            assert!(matches!(e, SortError::Spill(_)), "{e}");
+            failures += 1;
+            fs::create_dir(&later).unwrap();
+            sorter.push(r).unwrap();
+        }
+    }
+    assert_eq!(failures, 1);
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    let mut expected = records;
+    expected.sort_by(by_key);
+    assert_eq!(out, expected);
+    assert!(memory.stats().peak <= 16 * PAGE);
+    assert_eq!(fs::read_dir(&later).unwrap().count(), 0);
+}
+
+#[test]
 fn a_damaged_run_is_a_spill_error_never_wrong_output() {
     let dir = tempfile::tempdir().unwrap();
     let memory = manager(16 * PAGE, PAGE, dir.path());

@@ -153,7 +153,9 @@ impl<T: SegmentRecord> Sorter<T> {
     ///
     /// [`SortError::Encode`] when the record cannot be encoded,
     /// [`SortError::RecordTooLarge`] when it cannot fit even in an empty
-    /// buffer, [`SortError::Spill`] when spilling fails.
+    /// buffer, [`SortError::Spill`] when spilling fails. After an error the
+    /// record was not added but every earlier one is still held: the push
+    /// may be retried (for example once the spill directory is writable).
     pub fn push(&mut self, record: &T) -> Result<(), SortError> {
         let len = record.encoded_len();
         self.push_with(len, |out| {
@@ -238,10 +240,23 @@ impl<T: SegmentRecord> Sorter<T> {
         // The spill writer takes its staging page from the held-back one.
         self.spare = None;
         let run = run::write_run(&self.buffer, &self.reservation, &self.spill_dir);
-        self.buffer.clear();
-        self.runs.push(run?);
-        self.spare = self.reservation.allocate_page().ok();
-        Ok(())
+        // The staging page is back in the pool either way: hold it again.
+        let refill = |s: &mut Self| s.spare = s.reservation.allocate_page().ok();
+        match run {
+            Ok(run) => {
+                self.buffer.clear();
+                self.runs.push(run);
+                refill(self);
+                Ok(())
+            }
+            Err(e) => {
+                // The records stay in the buffer (the partial file is
+                // removed), so pushing again after fixing the cause loses
+                // nothing.
+                refill(self);
+                Err(e)
+            }
+        }
     }
 
     /// Ends input and returns the records in order: from memory when nothing
