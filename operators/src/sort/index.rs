@@ -95,6 +95,10 @@ pub(crate) struct PagedIndex {
     spare: Vec<Page>,
     scratch: Option<Page>,
     len: usize,
+    /// Prefix of the first entry, and the OR of every prefix XOR it: the
+    /// bits all prefixes share, known without a pass over the index.
+    first: u128,
+    diff: u128,
     shift: u32,
     mask: usize,
     counts: Vec<u32>,
@@ -115,6 +119,8 @@ impl PagedIndex {
             spare: Vec::new(),
             scratch: None,
             len: 0,
+            first: 0,
+            diff: 0,
             shift: per_page.trailing_zeros(),
             mask: per_page - 1,
             counts: Vec::new(),
@@ -160,6 +166,10 @@ impl PagedIndex {
     pub(crate) fn push(&mut self, e: Entry) {
         let i = self.len;
         slots_mut(&mut self.main[i >> self.shift])[i & self.mask] = e;
+        if i == 0 {
+            self.first = prefix(e);
+        }
+        self.diff |= prefix(e) ^ self.first;
         self.len += 1;
     }
 
@@ -171,6 +181,7 @@ impl PagedIndex {
     /// Forgets the entries, keeping the pages for the next run.
     pub(crate) fn clear(&mut self) {
         self.len = 0;
+        self.diff = 0;
     }
 
     /// Gives back the pages only sorting needs.
@@ -244,7 +255,7 @@ impl PagedIndex {
             self.sort_small(lo, hi, side, known.min(KEY_BITS), tie);
             return;
         }
-        let diff = self.prefix_diff(lo, hi, side);
+        let diff = if lo == 0 && hi == self.len { self.diff } else { self.prefix_diff(lo, hi, side) };
         if diff == 0 {
             self.copy_to_main(lo, hi, side);
             if let Some(t) = tie {
