@@ -13,6 +13,7 @@ use segrec_core::{MemoryError, MemoryReservation, Page, PagedWriter, SegmentReco
 use super::SortError;
 use super::index::{PagedIndex, entry};
 use super::keys::KeyCodec;
+use super::prefetch::prefetch;
 
 /// What [`SortBuffer::try_push`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +176,27 @@ pub(crate) fn record_bytes<'a, T: SegmentRecord>(
             } else {
                 gather(pages, page_size, page, offset, len, scratch)
             }
+        }
+    }
+}
+
+/// How many records ahead of a reader going through the sorted index the
+/// record pages are prefetched.
+pub(crate) const PREFETCH: usize = 32;
+
+/// Prefetches the cache lines of the record at `position` (both, when it
+/// straddles two).
+#[inline]
+pub(crate) fn prefetch_record<T: SegmentRecord>(pages: &[Page], page_size: usize, position: u64) {
+    let position = position as usize;
+    let shift = page_size.trailing_zeros();
+    if let Some(page) = pages.get(position >> shift) {
+        let at = position & (page_size - 1);
+        let bytes = page.as_slice();
+        prefetch(bytes.get(at..).unwrap_or_default());
+        let last = at + T::ENCODED_SIZE.unwrap_or(T::FIXED_LEN + LENGTH_PREFIX).max(1) - 1;
+        if last >> 6 != at >> 6 {
+            prefetch(bytes.get(last..).unwrap_or_default());
         }
     }
 }

@@ -8,7 +8,7 @@ use segrec_core::frame::{self, WriteError};
 use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
 
 use super::SortError;
-use super::buffer::{SortBuffer, record_bytes};
+use super::buffer::{PREFETCH, SortBuffer, prefetch_record, record_bytes};
 use super::index::pointer;
 use super::keys::KeyCodec;
 
@@ -39,6 +39,9 @@ pub(crate) fn write_run<T: SegmentRecord>(
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();
     for i in 0..index.len() {
+        if i + PREFETCH < index.len() {
+            prefetch_record::<T>(pages, page_size, pointer(index.get(i + PREFETCH)));
+        }
         let bytes = record_bytes::<T>(pages, page_size, pointer(index.get(i)), &mut scratch);
         frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
     }

@@ -6,13 +6,9 @@ use core::fmt;
 use segrec_core::{Page, SegmentRecord};
 
 use super::SortError;
-use super::buffer::record_bytes;
+use super::buffer::{PREFETCH, prefetch_record, record_bytes};
 use super::index::{PagedIndex, pointer};
 use super::merge::Merger;
-use super::prefetch::prefetch;
-
-/// How many records ahead of the reader the in-memory stream prefetches.
-const PREFETCH: usize = 32;
 
 /// Where the records come from.
 pub(crate) enum Source<T> {
@@ -75,18 +71,7 @@ impl<T: SegmentRecord> SortedStream<T> {
                 }
                 let e = index.get(*pos);
                 if *pos + PREFETCH < index.len() {
-                    let ahead = pointer(index.get(*pos + PREFETCH)) as usize;
-                    let shift = page_size.trailing_zeros();
-                    if let Some(page) = pages.get(ahead >> shift) {
-                        let at = ahead & (*page_size - 1);
-                        let bytes = page.as_slice();
-                        prefetch(bytes.get(at..).unwrap_or_default());
-                        // A record may straddle two cache lines.
-                        let last = at + T::ENCODED_SIZE.unwrap_or(T::FIXED_LEN + 4).max(1) - 1;
-                        if last >> 6 != at >> 6 {
-                            prefetch(bytes.get(last..).unwrap_or_default());
-                        }
-                    }
+                    prefetch_record::<T>(pages, *page_size, pointer(index.get(*pos + PREFETCH)));
                 }
                 *pos += 1;
                 record_bytes::<T>(pages, *page_size, pointer(e), scratch)
