@@ -155,6 +155,13 @@ impl PagedIndex {
             let Some(scratch) = take(&self.reservation)? else { return Ok(false) };
             self.scratch = Some(scratch);
         }
+        if self.main.len() == self.main.capacity() {
+            // Grow both page lists 4x at once: fewer reallocations than two
+            // lists doubling separately.
+            let more = self.main.len().max(4) * 3;
+            self.main.reserve_exact(more);
+            self.spare.reserve_exact(more);
+        }
         self.main.push(main);
         self.spare.push(spare);
         Ok(true)
