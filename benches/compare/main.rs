@@ -9,7 +9,6 @@ mod harness;
 mod join;
 mod paged;
 mod sort;
-mod sort_records;
 
 fn main() {
     let cfg = harness::Config::from_env();

@@ -6,11 +6,46 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use segrec::MemoryManager;
-use segrec::SegmentRecord;
-use segrec::operators::{Sorter, SorterConfig};
+use segrec::prelude::*;
 
 use crate::harness::{Config, Rng, info, peak_rss, ratio, timed};
-use crate::sort_records::{BenchMulti, BenchStr, BenchU64, View};
+
+/// The benchmark record keyed by `key`.
+#[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
+struct BenchU64 {
+    #[segment(key)]
+    key: u64,
+    a: u32,
+    b: i32,
+    price: f64,
+    flag1: bool,
+    flag2: bool,
+    flag3: bool,
+    tag: u8,
+}
+
+/// The same record keyed by `(tag asc, price desc)`.
+#[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
+struct BenchMulti {
+    #[segment(key)]
+    tag: u8,
+    #[segment(key, desc)]
+    price: f64,
+    key: u64,
+    a: u32,
+    b: i32,
+    flag1: bool,
+    flag2: bool,
+    flag3: bool,
+}
+
+/// 1M records keyed by a 20-40 byte string.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+struct BenchStr {
+    #[segment(key)]
+    key: String,
+    n: u32,
+}
 
 fn bench_records(n: usize) -> Vec<BenchU64> {
     let mut rng = Rng::new(42);
@@ -45,10 +80,12 @@ fn multi(r: &BenchU64) -> BenchMulti {
 }
 
 /// Pushes all, finishes, reads every record back through `next_ref`.
-fn segrec_sort<T>(memory: &MemoryManager, config: SorterConfig, records: &[T]) -> Duration
-where
-    for<'a> T: SegmentRecord<Ref<'a> = View<'a, T>>,
-{
+fn segrec_sort<T: SegmentRecord>(
+    memory: &MemoryManager,
+    config: SorterConfig,
+    records: &[T],
+    read: impl for<'a> Fn(T::Ref<'a>) -> u64,
+) -> Duration {
     let (sum, t) = timed(|| {
         let mut sorter = Sorter::<T>::with_config(memory, config).expect("sorter");
         for r in records {
@@ -57,7 +94,7 @@ where
         let mut stream = sorter.finish().expect("finish");
         let mut sum = 0u64;
         while let Some(r) = stream.next_ref().expect("read") {
-            sum = sum.wrapping_add(r.key());
+            sum = sum.wrapping_add(read(r));
         }
         sum
     });
@@ -85,7 +122,7 @@ pub fn run(cfg: &Config) {
                 cfg,
                 "sort_u64",
                 n,
-                || segrec_sort(&memory, SorterConfig::new(), &records),
+                || segrec_sort(&memory, SorterConfig::new(), &records, |r| r.key()),
                 || {
                     let mut v = records.clone();
                     let (sum, t) = timed(|| {
@@ -104,7 +141,7 @@ pub fn run(cfg: &Config) {
                 cfg,
                 "sort_multikey",
                 n,
-                || segrec_sort(&memory, SorterConfig::new(), &records),
+                || segrec_sort(&memory, SorterConfig::new(), &records, |r| r.key()),
                 || {
                     let mut v = records.clone();
                     let (sum, t) = timed(|| {
@@ -129,8 +166,8 @@ pub fn run(cfg: &Config) {
                 cfg,
                 "sort_external",
                 n,
-                || segrec_sort(&external, SorterConfig::new(), &records),
-                || segrec_sort(&memory, SorterConfig::new(), &records),
+                || segrec_sort(&external, SorterConfig::new(), &records, |r| r.key()),
+                || segrec_sort(&memory, SorterConfig::new(), &records, |r| r.key()),
             );
             info("sort_external", format!("budget {} bytes; {}", budget, external.stats()));
             info("sort_external", format!("process peak RSS {} MiB", peak_rss() >> 20));
@@ -151,7 +188,7 @@ pub fn run(cfg: &Config) {
             cfg,
             "sort_string",
             m,
-            || segrec_sort(&memory, SorterConfig::new(), &records),
+            || segrec_sort(&memory, SorterConfig::new(), &records, |r| u64::from(r.n())),
             || {
                 let mut v = records.clone();
                 let (sum, t) = timed(|| {

@@ -136,14 +136,23 @@ impl SpillWriter {
     /// [`SpillError::Io`] when the file cannot be created,
     /// [`SpillError::Memory`] when no page is left for staging.
     pub fn new(reservation: &MemoryReservation) -> Result<Self, SpillError> {
+        Self::new_in(reservation, reservation.manager().spill_dir())
+    }
+
+    /// Creates a spill file in `dir` (instead of the manager's spill
+    /// directory), with one staging page taken from `reservation`.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn new_in(reservation: &MemoryReservation, dir: &Path) -> Result<Self, SpillError> {
         let staging = reservation.allocate_page()?;
         let manager = reservation.manager();
-        let dir = manager.spill_dir().to_path_buf();
         let named = tempfile::Builder::new()
             .prefix("segrec-")
             .suffix(".spill")
-            .tempfile_in(&dir)
-            .map_err(io_error(&dir, None))?;
+            .tempfile_in(dir)
+            .map_err(io_error(dir, None))?;
         let (mut file, path) = named.into_parts();
         let mut header = [0u8; FILE_HEADER];
         header[..8].copy_from_slice(FILE_MAGIC);

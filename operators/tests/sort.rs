@@ -206,6 +206,31 @@ fn unwritable_spill_dir_is_an_error_and_leaves_nothing() {
 }
 
 #[test]
+fn a_failed_spill_loses_nothing_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("created-later");
+    let memory = manager(16 * PAGE, PAGE, &later);
+    let records = fixed(30_000, 500, 25);
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    let mut failures = 0;
+    for r in &records {
+        if let Err(e) = sorter.push(r) {
+            assert!(matches!(e, SortError::Spill(_)), "{e}");
+            failures += 1;
+            fs::create_dir(&later).unwrap();
+            sorter.push(r).unwrap();
+        }
+    }
+    assert_eq!(failures, 1);
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    let mut expected = records;
+    expected.sort_by(by_key);
+    assert_eq!(out, expected);
+    assert!(memory.stats().peak <= 16 * PAGE);
+    assert_eq!(fs::read_dir(&later).unwrap().count(), 0);
+}
+
+#[test]
 fn a_damaged_run_is_a_spill_error_never_wrong_output() {
     let dir = tempfile::tempdir().unwrap();
     let memory = manager(16 * PAGE, PAGE, dir.path());
@@ -295,4 +320,82 @@ proptest! {
         let config = SorterConfig::new().max_fan_in(fan_in);
         check_sort(&records, by_string, pages * PAGE, PAGE, config, seed % 2 == 1).unwrap();
     }
+}
+
+#[test]
+fn skewed_and_all_equal_keys_in_memory_and_spilled() {
+    let mut records = fixed(60_000, 1, 19);
+    check_sort(&records, by_key, 8 << 20, PAGE, SorterConfig::new(), true).unwrap();
+    let mut rng = Rng::new(20);
+    for r in records.iter_mut() {
+        // 90% one key, the rest spread over high and low bits.
+        if rng.below(10) == 0 {
+            r.key = rng.next_u64() >> rng.below(64);
+        } else {
+            r.key = 1 << 40;
+        }
+    }
+    check_sort(&records, by_key, 8 << 20, PAGE, SorterConfig::new(), true).unwrap();
+    check_sort(&records, by_key, SMALL, PAGE, SorterConfig::new().key_prefix_len(3), false).unwrap();
+}
+
+#[test]
+fn config_spill_dir_overrides_the_managers() {
+    let unused = tempfile::tempdir().unwrap();
+    let runs_dir = tempfile::tempdir().unwrap();
+    let memory = manager(16 * PAGE, PAGE, &unused.path().join("missing"));
+    let records = fixed(20_000, 1 << 30, 22);
+    let config = SorterConfig::new().spill_dir(runs_dir.path()).max_fan_in(2);
+    let mut sorter = Sorter::<Fixed>::with_config(&memory, config).unwrap();
+    for r in &records {
+        sorter.push(r).unwrap();
+    }
+    assert!(sorter.spilled_runs() > 2);
+    assert_eq!(fs::read_dir(runs_dir.path()).unwrap().count(), sorter.spilled_runs());
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    let mut expected = records;
+    expected.sort_by(by_key);
+    assert_eq!(out, expected);
+    assert_eq!(fs::read_dir(runs_dir.path()).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(unused.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_budget_below_the_minimum_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(4 * PAGE, PAGE, dir.path());
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    match sorter.push(&Fixed { key: 1, payload: 1 }) {
+        Err(SortError::BudgetTooSmall { needed, available, .. }) => {
+            assert_eq!(needed, segrec_operators::sort::MIN_PAGES * PAGE);
+            assert_eq!(available, 4 * PAGE);
+        }
+        other => panic!("expected BudgetTooSmall, got {other:?}"),
+    }
+    drop(sorter);
+    assert_eq!(memory.stats().in_use, 0);
+    // The minimum works, spilling every few records.
+    let records = fixed(3000, 100, 23);
+    let out = check_sort(&records, by_key, 5 * PAGE, PAGE, SorterConfig::new().max_fan_in(2), true).unwrap();
+    assert!(out.runs > 5, "{out:?}");
+}
+
+#[test]
+fn sorter_and_stream_can_move_to_another_thread() {
+    fn send<S: Send>(_: &S) {}
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(1 << 20, PAGE, dir.path());
+    let sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    send(&sorter);
+    let stream = std::thread::spawn(move || {
+        let mut sorter = sorter;
+        for r in fixed(1000, 10, 24) {
+            sorter.push(&r).unwrap();
+        }
+        sorter.finish().unwrap()
+    })
+    .join()
+    .unwrap();
+    send(&stream);
+    assert_eq!(stream.count(), 1000);
 }

@@ -1,5 +1,7 @@
 //! [`SorterConfig`]: the knobs of a [`Sorter`](super::Sorter).
 
+use std::path::PathBuf;
+
 /// Settings of a [`Sorter`](super::Sorter), built fluently.
 ///
 /// # Examples
@@ -17,16 +19,24 @@ pub struct SorterConfig {
     pub(crate) key_prefix_len: usize,
     pub(crate) max_fan_in: usize,
     pub(crate) read_ahead: usize,
+    pub(crate) spill_dir: Option<PathBuf>,
 }
 
 impl Default for SorterConfig {
     fn default() -> Self {
-        Self { name: "sort".into(), memory_limit: None, key_prefix_len: 16, max_fan_in: 128, read_ahead: 1 }
+        Self {
+            name: "sort".into(),
+            memory_limit: None,
+            key_prefix_len: 12,
+            max_fan_in: 128,
+            read_ahead: 1,
+            spill_dir: None,
+        }
     }
 }
 
 impl SorterConfig {
-    /// The defaults: the whole budget, a 16-byte key prefix, fan-in 128.
+    /// The defaults: the whole budget, a 12-byte key prefix, fan-in 128.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -47,12 +57,12 @@ impl SorterConfig {
         self
     }
 
-    /// Bytes of the normalized key kept in each index entry, 1 to 16
-    /// (default 16, clamped). Keys whose normalized form is longer fall back
+    /// Bytes of the normalized key kept in each index entry, 1 to 12
+    /// (default 12, clamped). Keys whose normalized form is longer fall back
     /// to the full comparator on prefix ties.
     #[must_use]
     pub fn key_prefix_len(mut self, bytes: usize) -> Self {
-        self.key_prefix_len = bytes.clamp(1, 16);
+        self.key_prefix_len = bytes.clamp(1, 12);
         self
     }
 
@@ -69,6 +79,14 @@ impl SorterConfig {
     #[must_use]
     pub fn read_ahead(mut self, pages: usize) -> Self {
         self.read_ahead = pages;
+        self
+    }
+
+    /// Directory for this sorter's run files (default: the memory manager's
+    /// spill directory).
+    #[must_use]
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
         self
     }
 

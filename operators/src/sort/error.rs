@@ -20,12 +20,10 @@ pub enum SortError {
         /// The bytes the sorter may hold at most.
         budget: usize,
     },
-    /// The budget cannot hold the two run readers and the output a merge
-    /// needs at the very least.
-    #[error(
-        "sorter `{sorter}`: merging needs {needed} bytes (two run readers and an output page), \
-         only {available} are available"
-    )]
+    /// The budget cannot hold what the sorter needs at the very least: its
+    /// fixed pages while pushing, or two run readers and an output page
+    /// while merging.
+    #[error("sorter `{sorter}`: needs at least {needed} bytes of memory, only {available} are available")]
     BudgetTooSmall {
         /// The sorter's reservation name.
         sorter: String,

@@ -10,6 +10,7 @@
 //! come out in push order after any number of passes.
 
 use core::cmp::Ordering;
+use std::path::Path;
 
 use segrec_core::{MemoryReservation, SegmentRecord, SpillFile, SpillWriter, frame};
 
@@ -125,8 +126,9 @@ pub(crate) fn merge_into_run<T: SegmentRecord>(
     reservation: &MemoryReservation,
     read_ahead: usize,
     prefix_len: usize,
+    dir: &Path,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new(reservation)?;
+    let mut writer = SpillWriter::new_in(reservation, dir)?;
     let mut merger = Merger::<T>::new(runs, reservation, read_ahead, prefix_len)?;
     while let Some(bytes) = merger.next()? {
         frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
@@ -143,6 +145,7 @@ pub(crate) fn reduce_runs<T: SegmentRecord>(
     reservation: &MemoryReservation,
     read_ahead: usize,
     prefix_len: usize,
+    dir: &Path,
 ) -> Result<Vec<SpillFile>, SortError> {
     debug_assert!(fan_in >= 2);
     while runs.len() > fan_in {
@@ -156,7 +159,7 @@ pub(crate) fn reduce_runs<T: SegmentRecord>(
                 0 => break,
                 1 => next.extend(group),
                 // The group's files are removed as soon as it is merged.
-                _ => next.push(merge_into_run::<T>(&group, reservation, read_ahead, prefix_len)?),
+                _ => next.push(merge_into_run::<T>(&group, reservation, read_ahead, prefix_len, dir)?),
             }
         }
         runs = next;

@@ -4,22 +4,25 @@
 //! # Algorithm
 //!
 //! * **In memory** (after Flink's `NormalizedKeySorter`): pushed records are
-//!   encoded straight into budgeted record pages; beside them an index holds
-//!   one `[normalized-key prefix | pointer]` entry per record. Sorting permutes the index only, comparing prefixes as
-//!   integers (8 bytes at a time); the records' full
+//!   encoded straight into budgeted record pages; beside them, in budgeted
+//!   pages too, an index holds one `[normalized-key prefix | position]` entry
+//!   per record. Sorting permutes the index only, with an MSD radix sort on
+//!   the prefixes (see `index.rs`); the records' full
 //!   [`compare_key`](SegmentRecord::compare_key) runs only on prefix ties of
-//!   keys longer than the prefix (strings, or keys past 16 bytes).
-//! * **Out of core**: when the reservation refuses a page or index room, the
-//!   buffer is sorted and written as a run to a checksummed spill file, its
-//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`] merges
-//!   the runs with a loser tree (tree of losers, Knuth TAOCP 5.4.1) whose fan-in is bounded by the
-//!   pages the budget allows for run readers; more runs than that are merged
-//!   in intermediate passes first.
-//! * **Stable**: pointers grow with push order and break index ties; runs are
-//!   numbered in spill order and merges break ties by run index, so equal keys
-//!   come out in push order, exactly as `slice::sort_by_key` orders them.
+//!   keys longer than the 12-byte prefix (strings, long composite keys).
+//! * **Out of core**: when the reservation refuses a page, the buffer is
+//!   sorted and written as a run to a checksummed spill file, its record
+//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`]
+//!   merges the runs with a loser tree (tree of losers, Knuth, TAOCP vol. 3,
+//!   §5.4.1) whose fan-in is bounded by the pages the budget allows for run
+//!   readers; more runs than that are merged in intermediate passes first.
+//! * **Stable**: positions grow with push order and break index ties; runs
+//!   are numbered in spill order and merges break ties by run index, so equal
+//!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
 //!
 //! # Examples
+//!
+//! With `#[derive(SegmentRecord)]` from the `segrec` facade:
 //!
 //! ```ignore
 //! let memory = MemoryManager::new(64 << 20);
@@ -29,17 +32,18 @@
 //! while let Some(r) = sorted.next_ref()? { /* zero-copy view */ }
 //! ```
 
-mod accounted;
 mod buffer;
 mod config;
 mod error;
 mod index;
 mod keys;
 mod merge;
+mod prefetch;
 mod run;
 mod stream;
 
 use core::fmt;
+use std::path::PathBuf;
 
 use segrec_core::frame::LENGTH_PREFIX;
 use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef, SegmentRecord, SpillFile};
@@ -49,6 +53,10 @@ pub use config::SorterConfig;
 pub use error::SortError;
 pub use stream::SortedStream;
 use stream::Source;
+
+/// Pages a sorter needs at the least: one for records, one of index entries
+/// with its scatter twin, the sort scratch page and the spill staging page.
+pub const MIN_PAGES: usize = 5;
 
 /// Bytes of one frame header in a spill file (the read-ahead unit is a page
 /// plus this).
@@ -66,6 +74,8 @@ pub struct Sorter<T: SegmentRecord> {
     records: u64,
     /// The largest record pushed, in bytes.
     max_record: usize,
+    /// Where run files go.
+    spill_dir: PathBuf,
 }
 
 impl<T: SegmentRecord> fmt::Debug for Sorter<T> {
@@ -100,7 +110,9 @@ impl<T: SegmentRecord> Sorter<T> {
             None => memory.reservation(config.name.clone()),
         };
         let spare = Some(reservation.allocate_page()?);
+        let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
         Ok(Self {
+            spill_dir,
             buffer: SortBuffer::new(reservation.clone(), config.key_prefix_len),
             reservation,
             config,
@@ -141,7 +153,9 @@ impl<T: SegmentRecord> Sorter<T> {
     ///
     /// [`SortError::Encode`] when the record cannot be encoded,
     /// [`SortError::RecordTooLarge`] when it cannot fit even in an empty
-    /// buffer, [`SortError::Spill`] when spilling fails.
+    /// buffer, [`SortError::Spill`] when spilling fails. After an error the
+    /// record was not added but every earlier one is still held: the push
+    /// may be retried (for example once the spill directory is writable).
     pub fn push(&mut self, record: &T) -> Result<(), SortError> {
         let len = record.encoded_len();
         self.push_with(len, |out| {
@@ -200,11 +214,20 @@ impl<T: SegmentRecord> Sorter<T> {
                 }
                 Pushed::Full if self.buffer.is_empty() => {
                     let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
-                    return Err(SortError::RecordTooLarge {
-                        sorter: self.reservation.name().to_owned(),
-                        size: len + framing,
-                        budget: self.reservation.limit().min(self.reservation.manager().budget()),
-                    });
+                    let budget = self.reservation.limit().min(self.reservation.manager().budget());
+                    let page = self.reservation.page_size();
+                    let sorter = self.reservation.name().to_owned();
+                    if len + framing <= page {
+                        // Even a small record does not fit: the budget cannot
+                        // hold the sorter's fixed pages (index, its scatter
+                        // twin and scratch, spill staging) plus one page.
+                        return Err(SortError::BudgetTooSmall {
+                            sorter,
+                            needed: MIN_PAGES * page,
+                            available: self.reservation.available() + self.reservation.held(),
+                        });
+                    }
+                    return Err(SortError::RecordTooLarge { sorter, size: len + framing, budget });
                 }
                 Pushed::Full => self.spill()?,
             }
@@ -216,11 +239,24 @@ impl<T: SegmentRecord> Sorter<T> {
         self.buffer.sort();
         // The spill writer takes its staging page from the held-back one.
         self.spare = None;
-        let run = run::write_run(&self.buffer, &self.reservation);
-        self.buffer.clear();
-        self.runs.push(run?);
-        self.spare = self.reservation.allocate_page().ok();
-        Ok(())
+        let run = run::write_run(&self.buffer, &self.reservation, &self.spill_dir);
+        // The staging page is back in the pool either way: hold it again.
+        let refill = |s: &mut Self| s.spare = s.reservation.allocate_page().ok();
+        match run {
+            Ok(run) => {
+                self.buffer.clear();
+                self.runs.push(run);
+                refill(self);
+                Ok(())
+            }
+            Err(e) => {
+                // The records stay in the buffer (the partial file is
+                // removed), so pushing again after fixing the cause loses
+                // nothing.
+                refill(self);
+                Err(e)
+            }
+        }
     }
 
     /// Ends input and returns the records in order: from memory when nothing
@@ -244,7 +280,7 @@ impl<T: SegmentRecord> Sorter<T> {
         if !self.buffer.is_empty() {
             self.spill()?;
         }
-        let Self { reservation, config, buffer, spare, runs, max_record, .. } = self;
+        let Self { reservation, config, buffer, spare, runs, max_record, spill_dir, .. } = self;
         drop(buffer);
         drop(spare);
         let page = reservation.page_size();
@@ -266,7 +302,7 @@ impl<T: SegmentRecord> Sorter<T> {
             });
         }
         let prefix = config.key_prefix_len;
-        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix)?;
+        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix, &spill_dir)?;
         let merger = merge::Merger::new(&runs, &reservation, read_ahead, prefix)?;
         Ok(SortedStream::new(Source::Merge(merger), records))
     }

@@ -2,12 +2,14 @@
 //! cursor that reads one back record by record for the merge.
 
 use core::marker::PhantomData;
+use std::path::Path;
 
 use segrec_core::frame::{self, WriteError};
 use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
 
 use super::SortError;
-use super::buffer::{SortBuffer, record_bytes};
+use super::buffer::{PREFETCH, SortBuffer, prefetch_record, record_bytes};
+use super::index::pointer;
 use super::keys::KeyCodec;
 
 pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
@@ -30,13 +32,17 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
 pub(crate) fn write_run<T: SegmentRecord>(
     buffer: &SortBuffer<T>,
     reservation: &MemoryReservation,
+    dir: &Path,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new(reservation)?;
+    let mut writer = SpillWriter::new_in(reservation, dir)?;
     let (pages, index) = buffer.parts();
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();
-    for e in index {
-        let bytes = record_bytes::<T>(pages, page_size, e.ptr, &mut scratch);
+    for i in 0..index.len() {
+        if i + PREFETCH < index.len() {
+            prefetch_record::<T>(pages, page_size, pointer(index.get(i + PREFETCH)));
+        }
+        let bytes = record_bytes::<T>(pages, page_size, pointer(index.get(i)), &mut scratch);
         frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
     }
     Ok(writer.finish()?)
@@ -49,7 +55,7 @@ pub(crate) struct RunCursor<T> {
     reader: SpillReader,
     /// Bytes of the current record; valid unless `done`.
     pub(crate) head: Vec<u8>,
-    pub(crate) key: [u64; 2],
+    pub(crate) key: u128,
     pub(crate) done: bool,
     reservation: MemoryReservation,
     /// Bytes of `head`'s capacity charged to the reservation.
@@ -69,7 +75,7 @@ impl<T: SegmentRecord> RunCursor<T> {
         let mut cursor = Self {
             reader,
             head: Vec::new(),
-            key: [0; 2],
+            key: 0,
             done: false,
             reservation: reservation.clone(),
             charged: 0,

@@ -6,15 +6,14 @@ use core::fmt;
 use segrec_core::{Page, SegmentRecord};
 
 use super::SortError;
-use super::accounted::AccountedVec;
-use super::buffer::record_bytes;
-use super::index::Entry;
+use super::buffer::{PREFETCH, prefetch_record, record_bytes};
+use super::index::{PagedIndex, pointer};
 use super::merge::Merger;
 
 /// Where the records come from.
 pub(crate) enum Source<T> {
     /// Nothing spilled: record pages and the sorted index.
-    Memory { pages: Vec<Page>, index: AccountedVec<Entry>, page_size: usize, pos: usize, scratch: Vec<u8> },
+    Memory { pages: Vec<Page>, index: PagedIndex, page_size: usize, pos: usize, scratch: Vec<u8> },
     /// The last merge pass, run lazily as the stream is read.
     Merge(Merger<T>),
 }
@@ -67,9 +66,15 @@ impl<T: SegmentRecord> SortedStream<T> {
     pub fn next_encoded(&mut self) -> Result<Option<&[u8]>, SortError> {
         let bytes = match &mut self.source {
             Source::Memory { pages, index, page_size, pos, scratch } => {
-                let Some(e) = index.vec().get(*pos) else { return Ok(None) };
+                if *pos >= index.len() {
+                    return Ok(None);
+                }
+                let e = index.get(*pos);
+                if *pos + PREFETCH < index.len() {
+                    prefetch_record::<T>(pages, *page_size, pointer(index.get(*pos + PREFETCH)));
+                }
                 *pos += 1;
-                record_bytes::<T>(pages, *page_size, e.ptr, scratch)
+                record_bytes::<T>(pages, *page_size, pointer(e), scratch)
             }
             Source::Merge(m) => match m.next()? {
                 Some(b) => b,
