@@ -21,3 +21,8 @@ pub mod prelude {
     pub use segrec_operators::join::{HashJoin, JoinError, JoinType, MergeJoin, RecordSource, Records};
     pub use segrec_operators::sort::{SortError, SortedStream, Sorter, SorterConfig};
 }
+
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
