@@ -3,6 +3,8 @@
 
 pub use segrec_core as core;
 pub use segrec_core::*;
+#[doc = include_str!("../docs/derive.md")]
+pub use segrec_macros::{SegmentEnum, SegmentRecord};
 pub use segrec_operators as operators;
 
 /// Items generated code refers to; not a public API.
@@ -14,4 +16,7 @@ pub mod __private {
 /// The names most programs need: `use segrec::prelude::*;`.
 pub mod prelude {
     pub use segrec_core::{RecordRef, SegmentEnum, SegmentRecord};
+    pub use segrec_macros::{SegmentEnum, SegmentRecord};
+    pub use segrec_operators::join::{HashJoin, JoinError, JoinType, MergeJoin, RecordSource, Records};
+    pub use segrec_operators::sort::{SortError, SortedStream, Sorter, SorterConfig};
 }

@@ -4,11 +4,16 @@
 //! `cargo bench --bench compare -- [filter...]`; `SEGREC_BENCH_N` sets the
 //! record count (default 10M).
 
+mod derive;
 mod harness;
 mod paged;
+mod sort;
+mod sort_records;
 
 fn main() {
     let cfg = harness::Config::from_env();
     println!("# segrec comparison harness, n = {}", cfg.n);
     paged::run(&cfg);
+    derive::run(&cfg);
+    sort::run(&cfg);
 }

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod memory;
 pub mod record;
 pub mod segment;
+mod slab;
 pub mod spill;
 pub mod view;
 

@@ -52,6 +52,7 @@ use crossbeam_queue::ArrayQueue;
 use thiserror::Error;
 
 use crate::segment::{DEFAULT_PAGE_SIZE, MemorySegment, SegmentError};
+use crate::slab::Slab;
 
 /// The budget refused a request, or the manager could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -133,6 +134,9 @@ struct ManagerShared {
     page_allocations: AtomicU64,
     pages_created: AtomicU64,
     pool: ArrayQueue<MemorySegment>,
+    /// Backing memory of preallocated pages; declared after `pool` so it is
+    /// dropped after the segments in it.
+    slab: Option<Slab>,
 }
 
 impl ManagerShared {
@@ -213,6 +217,7 @@ impl MemoryManager {
                 page_allocations: AtomicU64::new(0),
                 pages_created: AtomicU64::new(0),
                 pool: ArrayQueue::new(capacity),
+                slab: None,
             }),
         }
     }
@@ -351,21 +356,17 @@ impl MemoryManagerBuilder {
             return Err(SegmentError::InvalidSize(self.page_size).into());
         }
         let dir = self.spill_dir.unwrap_or_else(std::env::temp_dir);
-        let manager = MemoryManager::from_parts(self.budget, self.page_size, dir);
+        let mut manager = MemoryManager::from_parts(self.budget, self.page_size, dir);
         if self.preallocate {
-            for _ in 0..manager.budget_pages() {
-                let mut seg = MemorySegment::new(self.page_size)?;
-                // Write one byte per OS page so the kernel maps them now.
-                for b in seg.as_mut_slice().iter_mut().step_by(4096) {
-                    // SAFETY: `b` is a valid, aligned, exclusive `&mut u8`. The
-                    // write is volatile because the compiler knows
-                    // `alloc_zeroed` memory is zero and would drop a plain store.
-                    unsafe { core::ptr::write_volatile(b, 0) };
-                }
-                manager.shared.pages_created.fetch_add(1, Ordering::Relaxed);
+            let pages = manager.budget_pages();
+            let (slab, segments) = Slab::new(pages, self.page_size)?;
+            let shared = Arc::get_mut(&mut manager.shared).expect("a new manager is not shared yet");
+            shared.slab = Some(slab);
+            for seg in segments {
                 // The pool's capacity is the budget's page count, so this fits.
-                let _ = manager.shared.pool.push(seg);
+                let _ = shared.pool.push(seg);
             }
+            *shared.pages_created.get_mut() = pages as u64;
         }
         Ok(manager)
     }

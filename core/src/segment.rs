@@ -75,6 +75,9 @@ pub enum SegmentError {
 pub struct MemorySegment {
     ptr: NonNull<u8>,
     size: usize,
+    /// Whether `ptr` is this segment's own allocation (freed on drop) or a
+    /// slice of a slab owned by the memory manager.
+    owned: bool,
 }
 
 // SAFETY: a `MemorySegment` owns its allocation exclusively (like a `Box<[u8]>`),
@@ -145,7 +148,20 @@ impl MemorySegment {
         // SAFETY: `layout` has a non-zero size (at least MIN_PAGE_SIZE).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).ok_or(SegmentError::AllocationFailed(size))?;
-        Ok(Self { ptr, size })
+        Ok(Self { ptr, size, owned: true })
+    }
+
+    /// A segment over memory it does not own (a page of a slab).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for reads and writes of `size` initialised bytes,
+    /// aligned to [`PAGE_ALIGN`], used by no one else while the segment
+    /// lives, and outlives the segment; `size` is a valid page size.
+    pub(crate) unsafe fn from_slab(ptr: NonNull<u8>, size: usize) -> Self {
+        debug_assert!(Self::is_valid_size(size));
+        debug_assert_eq!(ptr.as_ptr() as usize % PAGE_ALIGN, 0);
+        Self { ptr, size, owned: false }
     }
 
     /// Whether `size` is an allowed page size.
@@ -398,9 +414,11 @@ impl MemorySegment {
 
 impl Drop for MemorySegment {
     fn drop(&mut self) {
-        // SAFETY: `ptr` was returned by `alloc_zeroed` with exactly this layout
-        // and is freed once, here.
-        unsafe { alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.size)) }
+        if self.owned {
+            // SAFETY: an owned `ptr` was returned by `alloc_zeroed` with
+            // exactly this layout and is freed once, here.
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.size)) }
+        }
     }
 }
 

@@ -205,11 +205,12 @@ impl PagedWriter {
     pub fn write(&mut self, bytes: &[u8]) -> Result<RecordPointer, MemoryError> {
         let off = self.offset;
         let len = bytes.len();
-        if len <= self.page_size - off
-            && let Some(page) = self.pages.last_mut()
+        // Common case: the bytes fit in the current page. One range check
+        // covers both "there is a page" and "the bytes fit in it".
+        if let Some(page) = self.pages.last_mut()
+            && let Some(dst) = page.as_mut_slice().get_mut(off..off + len)
         {
-            // Common case: the bytes fit in the current page.
-            page.as_mut_slice()[off..off + len].copy_from_slice(bytes);
+            dst.copy_from_slice(bytes);
             self.offset = off + len;
             self.len += len as u64;
             return Ok(RecordPointer { page: (self.pages.len() - 1) as u32, offset: off as u32 });

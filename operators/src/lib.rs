@@ -2,3 +2,9 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod channel;
+pub mod join;
+pub mod sort;
+#[cfg(test)]
+pub(crate) mod testkit;
+
+pub use sort::{SortError, SortedStream, Sorter, SorterConfig};

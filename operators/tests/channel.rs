@@ -2,12 +2,12 @@
 //! slow consumer, shuffle, broadcast, rebalance, fan-in, disconnection and
 //! pool sizing; every scenario runs under a timeout guard.
 
-mod common;
+mod chan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use common::{Fixed, Rng, Var, memory, var_records, within};
+use chan::{Fixed, Rng, Var, memory, var_records, within};
 use proptest::prelude::*;
 use segrec_core::{RecordRef, SegmentRecord};
 use segrec_operators::channel::{

@@ -25,8 +25,12 @@
 //! * the **key hash** ([`SegmentRecord::hash_key`]): a seeded hash that is a
 //!   function of the canonical key alone.
 
+#[doc(hidden)]
+pub mod codec;
 mod error;
 mod layout;
+#[doc(hidden)]
+pub mod nested;
 
 pub use error::{DecodeError, EncodeError};
 pub use layout::{FieldKind, FieldLayout, KeyOrder, KeyPartLayout, Layout, NullOrder};
@@ -86,6 +90,19 @@ pub trait SegmentRecord: Sized {
     /// its length field.
     fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError>;
 
+    /// Checks, without writing anything, that `self` can be encoded: returns
+    /// the error [`encode`](SegmentRecord::encode) would return for a large
+    /// enough buffer. The derive checks values against their bits and the
+    /// lengths of variable fields, also of embedded records; the default
+    /// accepts everything.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Overflow`] or [`EncodeError::LengthOverflow`].
+    fn check_encode(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
     /// Decodes an owned value from the bytes of one record.
     ///
     /// # Errors
@@ -133,6 +150,17 @@ pub trait SegmentRecord: Sized {
     /// Writes the normalized key of an encoded record into
     /// `out[..NORMALIZED_KEY_LEN]`; `out` must be at least that long.
     fn write_normalized_key(encoded: &[u8], out: &mut [u8]);
+
+    /// Whether any `Option` part of the key of an encoded record is `None`.
+    /// Joins use it for SQL semantics: a key with a null part matches nothing.
+    ///
+    /// The default returns `false`, right for keys without `Option` parts;
+    /// the derive overrides it (reading the null bits) when a key part is an
+    /// `Option`.
+    fn key_has_null(encoded: &[u8]) -> bool {
+        let _ = encoded;
+        false
+    }
 }
 
 /// A zero-copy view of one encoded record, borrowed for `'a`.
@@ -146,6 +174,14 @@ pub trait RecordRef<'a>: Copy + Debug {
     /// Decodes an owned value. Cannot fail: the bytes were validated when the
     /// view was made.
     fn to_owned(&self) -> Self::Owned;
+
+    /// Same as [`to_owned`](RecordRef::to_owned), under a name that generic
+    /// code can call as a method: views are `Clone`, so `r.to_owned()` on a
+    /// `T::Ref<'_>` is ambiguous with `ToOwned::to_owned` (derived views also
+    /// have an inherent `to_owned`, which wins on concrete types).
+    fn to_record(&self) -> Self::Owned {
+        RecordRef::to_owned(self)
+    }
 }
 
 /// A fieldless enum stored in the fewest bits that number its variants,

@@ -1,0 +1,166 @@
+//! Sort workloads: `sort_u64`, `sort_multikey`, `sort_external`, `sort_string`.
+//! Each side starts from the records in hand and ends having read every
+//! sorted record back.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use segrec::MemoryManager;
+use segrec::SegmentRecord;
+use segrec::operators::{Sorter, SorterConfig};
+
+use crate::harness::{Config, Rng, info, peak_rss, ratio, timed};
+use crate::sort_records::{BenchMulti, BenchStr, BenchU64, View};
+
+fn bench_records(n: usize) -> Vec<BenchU64> {
+    let mut rng = Rng::new(42);
+    (0..n)
+        .map(|_| {
+            let r = rng.next_u64();
+            BenchU64 {
+                key: rng.next_u64(),
+                a: r as u32,
+                b: (r >> 32) as i32,
+                price: (rng.next_u64() % 1_000_000) as f64 / 100.0,
+                flag1: r & 1 != 0,
+                flag2: r & 2 != 0,
+                flag3: r & 4 != 0,
+                tag: (r >> 8) as u8 % 16,
+            }
+        })
+        .collect()
+}
+
+fn multi(r: &BenchU64) -> BenchMulti {
+    BenchMulti {
+        key: r.key,
+        a: r.a,
+        b: r.b,
+        price: r.price,
+        flag1: r.flag1,
+        flag2: r.flag2,
+        flag3: r.flag3,
+        tag: r.tag,
+    }
+}
+
+/// Pushes all, finishes, reads every record back through `next_ref`.
+fn segrec_sort<T>(memory: &MemoryManager, config: SorterConfig, records: &[T]) -> Duration
+where
+    for<'a> T: SegmentRecord<Ref<'a> = View<'a, T>>,
+{
+    let (sum, t) = timed(|| {
+        let mut sorter = Sorter::<T>::with_config(memory, config).expect("sorter");
+        for r in records {
+            sorter.push(r).expect("push");
+        }
+        let mut stream = sorter.finish().expect("finish");
+        let mut sum = 0u64;
+        while let Some(r) = stream.next_ref().expect("read") {
+            sum = sum.wrapping_add(r.key());
+        }
+        sum
+    });
+    black_box(sum);
+    t
+}
+
+fn in_memory_manager(bytes: usize) -> MemoryManager {
+    MemoryManager::builder().budget(bytes).preallocate(true).build().expect("memory")
+}
+
+pub fn run(cfg: &Config) {
+    let wanted = ["sort_u64", "sort_multikey", "sort_external", "sort_string"];
+    if !wanted.iter().any(|w| cfg.enabled(w)) {
+        return;
+    }
+    let n = cfg.n;
+    // Records + index + room to grow the index.
+    let in_memory = n * (26 + 3 * 24) + (64 << 20);
+    if cfg.enabled("sort_u64") || cfg.enabled("sort_multikey") || cfg.enabled("sort_external") {
+        let records = bench_records(n);
+        let memory = in_memory_manager(in_memory);
+        if cfg.enabled("sort_u64") {
+            ratio(
+                cfg,
+                "sort_u64",
+                n,
+                || segrec_sort(&memory, SorterConfig::new(), &records),
+                || {
+                    let mut v = records.clone();
+                    let (sum, t) = timed(|| {
+                        v.sort_unstable_by_key(|r| r.key);
+                        v.iter().fold(0u64, |s, r| s.wrapping_add(r.key))
+                    });
+                    black_box(sum);
+                    t
+                },
+            );
+            info("sort_u64", memory.stats());
+        }
+        if cfg.enabled("sort_multikey") {
+            let records: Vec<BenchMulti> = records.iter().map(multi).collect();
+            ratio(
+                cfg,
+                "sort_multikey",
+                n,
+                || segrec_sort(&memory, SorterConfig::new(), &records),
+                || {
+                    let mut v = records.clone();
+                    let (sum, t) = timed(|| {
+                        v.sort_unstable_by(|a, b| a.tag.cmp(&b.tag).then(b.price.total_cmp(&a.price)));
+                        v.iter().fold(0u64, |s, r| s.wrapping_add(r.key))
+                    });
+                    black_box(sum);
+                    t
+                },
+            );
+        }
+        if cfg.enabled("sort_external") {
+            let budget = n * 26 / 10;
+            let dir = tempfile::tempdir().expect("temp dir");
+            let external = MemoryManager::builder()
+                .budget(budget)
+                .spill_dir(dir.path())
+                .preallocate(true)
+                .build()
+                .expect("memory");
+            ratio(
+                cfg,
+                "sort_external",
+                n,
+                || segrec_sort(&external, SorterConfig::new(), &records),
+                || segrec_sort(&memory, SorterConfig::new(), &records),
+            );
+            info("sort_external", format!("budget {} bytes; {}", budget, external.stats()));
+            info("sort_external", format!("process peak RSS {} MiB", peak_rss() >> 20));
+        }
+    }
+    if cfg.enabled("sort_string") {
+        let m = (n / 10).max(1);
+        let mut rng = Rng::new(7);
+        let records: Vec<BenchStr> = (0..m)
+            .map(|i| {
+                let len = 20 + (rng.next_u64() % 21) as usize;
+                let key = (0..len).map(|_| (b'a' + (rng.next_u64() % 26) as u8) as char).collect();
+                BenchStr { key, n: i as u32 }
+            })
+            .collect();
+        let memory = in_memory_manager(m * (48 + 3 * 24) + (64 << 20));
+        ratio(
+            cfg,
+            "sort_string",
+            m,
+            || segrec_sort(&memory, SorterConfig::new(), &records),
+            || {
+                let mut v = records.clone();
+                let (sum, t) = timed(|| {
+                    v.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+                    v.iter().fold(0u64, |s, r| s.wrapping_add(u64::from(r.n)))
+                });
+                black_box(sum);
+                t
+            },
+        );
+    }
+}

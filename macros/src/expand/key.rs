@@ -1,0 +1,463 @@
+//! The key: `Key`, `key()`, and the functions on encoded records:
+//! `compare_key`, `hash_key`, `write_key` (the canonical key) and
+//! `write_normalized_key`.
+//!
+//! Canonical form of each key part (see `segrec_core::record`): an `Option`
+//! starts with a null marker byte (`nulls first`: `None` 0, `Some` 1; `nulls
+//! last`: `Some` 0, `None` 1) and a `None` of a fixed-width type is followed by
+//! zeros; integers are big-endian in `ceil(bits / 8)` bytes with the sign bit
+//! flipped; floats in IEEE total order; `bool` one byte; strings and bytes
+//! escaped and terminated; `desc` inverts the value bytes (not the marker).
+//! Every part is computed from a "key word" (the order-preserving unsigned
+//! form of the stored bits), so comparing and hashing need no byte buffer.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::layout::prim_key_len;
+use super::{Bits, Ctx, Plan, codec, read_raw};
+use crate::parse::{Prim, Shape};
+
+/// The key word of a primitive stored at `off` of `buf`, and the width of
+/// that word's type in bytes (8 or 16).
+fn key_word(cx: &Ctx<'_>, p: Prim, bits: u32, buf: &TokenStream, off: &TokenStream) -> (TokenStream, usize) {
+    let rt = &cx.rt;
+    let raw = read_raw(rt, buf, off, bits);
+    let wide = bits > 64;
+    let w = match p {
+        Prim::I(_) if wide => {
+            let s = bits - 1;
+            quote!((#raw ^ (1u128 << #s)))
+        }
+        Prim::I(_) => {
+            let s = bits - 1;
+            quote!((#raw ^ (1u64 << #s)))
+        }
+        Prim::F32 => quote!((#rt::f32_key(#raw as u32) as u64)),
+        Prim::F64 => quote!(#rt::f64_key(#raw)),
+        _ => raw,
+    };
+    (w, if wide { 16 } else { 8 })
+}
+
+/// `(word ^ inversion).to_be_bytes()[..]`: the part's canonical bytes.
+fn key_bytes(word: &TokenStream, sz: usize, len: usize, desc: bool) -> TokenStream {
+    let start = sz - len;
+    if !desc {
+        return quote!(&(#word).to_be_bytes()[#start..]);
+    }
+    if sz == 16 {
+        let inv: u128 = if len == 16 { u128::MAX } else { (1u128 << (len * 8)) - 1 };
+        quote!(&((#word) ^ #inv).to_be_bytes()[#start..])
+    } else {
+        let inv: u64 = if len == 8 { u64::MAX } else { (1u64 << (len * 8)) - 1 };
+        quote!(&((#word) ^ #inv).to_be_bytes()[#start..])
+    }
+}
+
+/// Which parts of the key a function body works on.
+struct Part<'p, 'r> {
+    p: &'p Plan<'r>,
+    desc: bool,
+    nulls_last: bool,
+}
+
+pub fn items(cx: &Ctx<'_>) -> TokenStream {
+    let (core, rt) = (&cx.core, &cx.rt);
+    let plans = cx.key_plans();
+    let parts: Vec<Part<'_, '_>> = plans
+        .iter()
+        .map(|p| {
+            let k = p.key().expect("key part");
+            Part { p, desc: k.desc, nulls_last: k.nulls_last }
+        })
+        .collect();
+    let upto = parts.iter().filter_map(|k| k.p.var).max().map_or(0, |i| i + 1);
+    let static_fixed = parts.iter().all(|k| matches!(k.p.shape(), Shape::Prim(_) | Shape::Array(..)));
+
+    // Key type and key().
+    let key_tys = parts.iter().map(|k| match k.p.shape() {
+        Shape::Nested(t) => {
+            let c = codec(core, t);
+            if k.p.optional() { quote!(::core::option::Option<#c::KeyPart>) } else { quote!(#c::KeyPart) }
+        }
+        _ => {
+            let t = &k.p.field.ty;
+            quote!(#t)
+        }
+    });
+    let key_vals = parts.iter().map(|k| {
+        let f = k.p.ident();
+        match k.p.shape() {
+            Shape::Nested(t) => {
+                let c = codec(core, t);
+                if k.p.optional() {
+                    quote!(self.#f.as_ref().map(#c::key_part))
+                } else {
+                    quote!(#c::key_part(&self.#f))
+                }
+            }
+            _ => quote!(::core::clone::Clone::clone(&self.#f)),
+        }
+    });
+
+    let key_body = if parts.is_empty() { quote!() } else { quote!((#(#key_vals,)*)) };
+    let a = quote!(a);
+    let b = quote!(b);
+    let e = quote!(encoded);
+    let slices_ab = if upto > 0 {
+        let sa = cx.var_slices(&a, "__a", upto);
+        let sb = cx.var_slices(&b, "__b", upto);
+        quote!(#sa #sb)
+    } else {
+        quote!()
+    };
+    let slices_e = if upto > 0 { cx.var_slices(&e, "__e", upto) } else { quote!() };
+
+    let compares = parts.iter().map(|k| compare(cx, k));
+    let hashes = parts.iter().map(|k| hash(cx, k));
+    let writes = parts.iter().map(|k| write_key(cx, k));
+    let norm = if static_fixed { norm_fixed(cx, &parts) } else { norm_general(cx, &parts, &slices_e) };
+    quote! {
+        type Key = (#(#key_tys,)*);
+
+        #[inline]
+        fn key(&self) -> Self::Key {
+            #key_body
+        }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn compare_key(a: &[u8], b: &[u8]) -> ::core::cmp::Ordering {
+            #slices_ab
+            #(
+                let o: ::core::cmp::Ordering = #compares;
+                if o != ::core::cmp::Ordering::Equal {
+                    return o;
+                }
+            )*
+            ::core::cmp::Ordering::Equal
+        }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn hash_key(encoded: &[u8], seed: u64) -> u64 {
+            #slices_e
+            #[allow(unused_mut)]
+            let mut h = #rt::KeyHasher::new(seed);
+            #(#hashes)*
+            h.finish()
+        }
+
+        #[allow(unused_variables)]
+        fn write_key(encoded: &[u8], out: &mut ::std::vec::Vec<u8>) {
+            #slices_e
+            #(#writes)*
+        }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn write_normalized_key(encoded: &[u8], out: &mut [u8]) {
+            #norm
+        }
+    }
+}
+
+/// Wraps the value part of an optional key part with its null handling.
+fn with_nulls(
+    cx: &Ctx<'_>,
+    k: &Part<'_, '_>,
+    buf: &TokenStream,
+    some: TokenStream,
+    none: TokenStream,
+) -> TokenStream {
+    if !k.p.optional() {
+        return some;
+    }
+    let present = cx.present(k.p, buf);
+    quote!(if #present { #some } else { #none })
+}
+
+fn marker(k: &Part<'_, '_>, some: bool) -> u8 {
+    u8::from(some != k.nulls_last)
+}
+
+/// The var slice name of a part in a buffer with prefix `pre`.
+fn slice(k: &Part<'_, '_>, pre: &str) -> proc_macro2::Ident {
+    format_ident!("{}{}", pre, k.p.var.unwrap_or(0))
+}
+
+fn compare(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
+    let (rt, p, desc) = (&cx.rt, k.p, k.desc);
+    let (a, b) = (quote!(a), quote!(b));
+    let val_off = &p.val_off;
+    let bits = p.s.bits;
+    let value = match p.shape() {
+        Shape::Prim(pr) => {
+            let (ka, _) = key_word(cx, *pr, bits, &a, &quote!(#val_off));
+            let (kb, _) = key_word(cx, *pr, bits, &b, &quote!(#val_off));
+            quote!(#rt::order((#ka).cmp(&(#kb)), #desc))
+        }
+        Shape::Array(pr, len) => {
+            let off = quote!(#val_off + __i * #bits as usize);
+            let (ka, _) = key_word(cx, *pr, bits, &a, &off);
+            let (kb, _) = key_word(cx, *pr, bits, &b, &off);
+            quote!({
+                let mut o = ::core::cmp::Ordering::Equal;
+                for __i in 0..(#len) as usize {
+                    o = (#ka).cmp(&(#kb));
+                    if o != ::core::cmp::Ordering::Equal { break; }
+                }
+                #rt::order(o, #desc)
+            })
+        }
+        Shape::Str | Shape::Bytes => {
+            let (sa, sb) = (slice(k, "__a"), slice(k, "__b"));
+            quote!(#rt::order(#sa.cmp(#sb), #desc))
+        }
+        Shape::Nested(t) => {
+            let c = codec(&cx.core, t);
+            let (sa, sb) = (slice(k, "__a"), slice(k, "__b"));
+            let (fa, fb) = (cx.nested_fixed(p, &a), cx.nested_fixed(p, &b));
+            quote!(#rt::order(#c::compare_key(#fa, #sa, #fb, #sb), #desc))
+        }
+    };
+    if !p.optional() {
+        return value;
+    }
+    let (pa, pb) = (cx.present(p, &a), cx.present(p, &b));
+    let nl = k.nulls_last;
+    quote!(match #rt::cmp_nulls(#pa, #pb, #nl) {
+        ::core::option::Option::Some(o) => o,
+        ::core::option::Option::None => #value,
+    })
+}
+
+fn hash(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
+    let p = k.p;
+    let e = quote!(encoded);
+    let val_off = &p.val_off;
+    let bits = p.s.bits;
+    let value = match p.shape() {
+        Shape::Prim(pr) => {
+            let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
+            if sz == 16 { quote!(h.write_u128(#w);) } else { quote!(h.write_u64(#w);) }
+        }
+        Shape::Array(pr, len) => {
+            let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
+            let wr = if sz == 16 { quote!(h.write_u128(#w);) } else { quote!(h.write_u64(#w);) };
+            quote!(for __i in 0..(#len) as usize { #wr })
+        }
+        Shape::Str | Shape::Bytes => {
+            let s = slice(k, "__e");
+            quote!(h.write_bytes(#s);)
+        }
+        Shape::Nested(t) => {
+            let c = codec(&cx.core, t);
+            let s = slice(k, "__e");
+            let fx = cx.nested_fixed(p, &e);
+            quote!(#c::hash_key(#fx, #s, &mut h);)
+        }
+    };
+    if !p.optional() {
+        return value;
+    }
+    let present = cx.present(p, &e);
+    quote!({
+        let __some = #present;
+        h.write_u64(__some as u64);
+        if __some { #value }
+    })
+}
+
+/// Bytes of the canonical key of a `None` fixed-width value (zeros).
+fn none_len(cx: &Ctx<'_>, p: &Plan<'_>) -> TokenStream {
+    match p.shape() {
+        Shape::Prim(pr) => {
+            let l = prim_key_len(*pr, p.s.bits);
+            quote!(#l)
+        }
+        Shape::Array(pr, len) => {
+            let l = prim_key_len(*pr, p.s.bits);
+            quote!((#l * (#len) as usize))
+        }
+        Shape::Str | Shape::Bytes => quote!(0usize),
+        Shape::Nested(t) => {
+            let c = codec(&cx.core, t);
+            quote!((if #c::KEY_IS_PREFIX { 0 } else { #c::KEY_NORM_LEN }))
+        }
+    }
+}
+
+fn write_key(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
+    let (rt, p, desc) = (&cx.rt, k.p, k.desc);
+    let e = quote!(encoded);
+    let val_off = &p.val_off;
+    let bits = p.s.bits;
+    let value = match p.shape() {
+        Shape::Prim(pr) => {
+            let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
+            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
+            quote!(out.extend_from_slice(#bytes);)
+        }
+        Shape::Array(pr, len) => {
+            let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
+            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
+            quote!(for __i in 0..(#len) as usize { out.extend_from_slice(#bytes); })
+        }
+        Shape::Str | Shape::Bytes => {
+            let s = slice(k, "__e");
+            quote!(#rt::write_escaped(#s, #desc, out);)
+        }
+        Shape::Nested(t) => {
+            let c = codec(&cx.core, t);
+            let s = slice(k, "__e");
+            let fx = cx.nested_fixed(p, &e);
+            quote!({
+                let __start = out.len();
+                #c::write_key(#fx, #s, out);
+                if #desc {
+                    for __b in &mut out[__start..] { *__b = !*__b; }
+                }
+            })
+        }
+    };
+    let (m1, m0) = (marker(k, true), marker(k, false));
+    let zeros = none_len(cx, p);
+    with_nulls(
+        cx,
+        k,
+        &e,
+        if p.optional() { quote!(out.push(#m1); #value) } else { value },
+        quote!(out.push(#m0); out.resize(out.len() + #zeros, 0);),
+    )
+}
+
+/// Normalized key of a key made of primitives and arrays only: the whole
+/// canonical key, written straight-line at constant offsets.
+fn norm_fixed(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
+    let e = quote!(encoded);
+    let mut ko = Bits::default();
+    let mut body = Vec::new();
+    for k in parts {
+        let p = k.p;
+        let val_off = &p.val_off;
+        let bits = p.s.bits;
+        let vo = ko.plus(usize::from(p.optional()));
+        let (value, vlen) = match p.shape() {
+            Shape::Prim(pr) => {
+                let len = prim_key_len(*pr, bits);
+                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
+                let bytes = key_bytes(&w, sz, len, k.desc);
+                (quote!(o[#vo..#vo + #len].copy_from_slice(#bytes);), Bits::lit(len))
+            }
+            Shape::Array(pr, n) => {
+                let len = prim_key_len(*pr, bits);
+                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
+                let bytes = key_bytes(&w, sz, len, k.desc);
+                let code = quote!(for __i in 0..(#n) as usize {
+                    let __s = #vo + __i * #len;
+                    o[__s..__s + #len].copy_from_slice(#bytes);
+                });
+                let vlen = match super::array_len(n) {
+                    Some(n) => Bits::lit(n * len),
+                    None => Bits { lit: 0, terms: vec![quote!((#len * (#n) as usize))] },
+                };
+                (code, vlen)
+            }
+            _ => unreachable!("norm_fixed is for fixed-width keys"),
+        };
+        if p.optional() {
+            let (m1, m0) = (marker(k, true), marker(k, false));
+            let end = vo.add(&vlen);
+            body.push(with_nulls(
+                cx,
+                k,
+                &e,
+                quote!(o[#ko] = #m1; #value),
+                quote!(o[#ko] = #m0; o[#vo..#end].fill(0);),
+            ));
+        } else {
+            body.push(value);
+        }
+        ko = vo.add(&vlen);
+    }
+    let owner = &cx.owner;
+    quote! {
+        let o: &mut [u8] = match out.get_mut(..#owner::NORMALIZED_KEY_LEN) {
+            ::core::option::Option::Some(o) => o,
+            ::core::option::Option::None => return,
+        };
+        #(#body)*
+    }
+}
+
+/// Normalized key with variable or nested parts: the canonical key written
+/// through a truncating cursor.
+fn norm_general(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> TokenStream {
+    let (rt, owner) = (&cx.rt, &cx.owner);
+    let e = quote!(encoded);
+    let mut body = Vec::new();
+    for k in parts {
+        let (p, desc) = (k.p, k.desc);
+        let val_off = &p.val_off;
+        let bits = p.s.bits;
+        let value = match p.shape() {
+            Shape::Prim(pr) => {
+                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
+                let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
+                quote!(w.put(#bytes);)
+            }
+            Shape::Array(pr, len) => {
+                let (wd, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
+                let bytes = key_bytes(&wd, sz, prim_key_len(*pr, bits), desc);
+                quote!(for __i in 0..(#len) as usize { w.put(#bytes); })
+            }
+            Shape::Str | Shape::Bytes => {
+                let s = slice(k, "__e");
+                quote!(w.put_escaped(#s, #desc);)
+            }
+            Shape::Nested(t) => {
+                let c = codec(&cx.core, t);
+                let s = slice(k, "__e");
+                let fx = cx.nested_fixed(p, &e);
+                quote!({
+                    if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
+                        let mut __t = [0u8; 64];
+                        let __t = &mut __t[..#c::KEY_NORM_LEN];
+                        #c::write_norm(#fx, #s, __t);
+                        if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
+                        w.put(__t);
+                    } else {
+                        let mut __t = ::std::vec::Vec::new();
+                        #c::write_key(#fx, #s, &mut __t);
+                        if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
+                        w.put(&__t);
+                    }
+                })
+            }
+        };
+        let (m1, m0) = (marker(k, true), marker(k, false));
+        let zeros = none_len(cx, p);
+        body.push(with_nulls(
+            cx,
+            k,
+            &e,
+            if p.optional() { quote!(w.put(&[#m1]); #value) } else { value },
+            quote!(w.put(&[#m0]); w.put_zeros(#zeros);),
+        ));
+        body.push(quote!(if w.is_full() {
+            return;
+        }));
+    }
+    quote! {
+        let o: &mut [u8] = match out.get_mut(..#owner::NORMALIZED_KEY_LEN) {
+            ::core::option::Option::Some(o) => o,
+            ::core::option::Option::None => return,
+        };
+        #slices
+        let mut w = #rt::PrefixWriter::new(o, 0);
+        #(#body)*
+        w.finish();
+    }
+}

@@ -1,0 +1,488 @@
+//! The build side of a hybrid hash join, split by hash into partitions that
+//! live in record pages or, once the budget runs out, in spill files.
+//!
+//! During the build, a row goes to partition `(hash >> 26) mod parts` (bits
+//! the table's bucket index and tag do not use much). When the reservation
+//! refuses a page, the largest in-memory partition is written to a spill
+//! file and its later build rows follow it there. [`Partitions::finish_build`]
+//! builds one [`HashTable`] per in-memory partition and opens a probe spill
+//! file per spilled one (spilling more partitions while tables or files do
+//! not fit). Probing then either looks a row up in its partition's table or
+//! appends it to its partition's probe file.
+//!
+//! One page is kept in reserve so that spilling can always open its file:
+//! it is released just before the spill writer takes its staging page and
+//! taken back once the partition's pages are free.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use segrec_core::{
+    MemoryError, MemoryReservation, Page, PagedReader, PagedWriter, RecordPointer, SegmentRecord, SpillError,
+    SpillFile, SpillWriter,
+};
+
+use super::error::{JoinError, Side};
+use super::frame::{self, MATCHED};
+use super::hash_table::HashTable;
+use super::types::JoinType;
+
+/// Hash bits below the partition number.
+const PARTITION_SHIFT: u32 = 26;
+
+/// Partitions for a budget of `pages` pages: a power of two between 2 and 64
+/// that leaves at least three quarters of the budget for records.
+pub(crate) fn partitions_for(pages: usize) -> usize {
+    let p = (pages / 4).clamp(2, 64);
+    1 << p.ilog2()
+}
+
+/// The hash seed of recursion level `level`.
+pub(crate) fn seed_for(level: u32) -> u64 {
+    0x243F_6A88_85A3_08D3_u64.wrapping_mul(u64::from(level) * 2 + 1) ^ 0x1319_8A2E_0370_7344
+}
+
+/// A spilled partition pair left for a later round.
+pub(crate) struct Task {
+    pub build: SpillFile,
+    pub probe: SpillFile,
+    pub level: u32,
+    pub bytes: u64,
+    pub parent_bytes: u64,
+}
+
+enum Part {
+    /// Build rows in pages.
+    Memory { w: PagedWriter, rows: u64 },
+    /// Build rows going to a spill file.
+    Spilling { w: SpillWriter, bytes: u64 },
+    /// In memory with its table, ready to probe.
+    Table { pages: Vec<Page>, len: u64, table: HashTable },
+    /// Spilled, its probe rows going to `probe`.
+    Spilled { build: SpillFile, bytes: u64, probe: Option<SpillWriter> },
+    /// Transient, while a partition changes state.
+    Taken,
+}
+
+impl Part {
+    fn memory_bytes(&self) -> Option<u64> {
+        match self {
+            Part::Memory { w, .. } => Some(w.len()),
+            Part::Table { len, .. } => Some(*len),
+            _ => None,
+        }
+    }
+}
+
+/// Reusable buffers for canonical keys.
+#[derive(Debug, Default)]
+pub(crate) struct KeyBufs {
+    pub left: Vec<u8>,
+    pub right: Vec<u8>,
+}
+
+/// The partitions of one round of a hybrid hash join.
+pub(crate) struct Partitions<R> {
+    res: MemoryReservation,
+    jt: JoinType,
+    seed: u64,
+    parts: Vec<Part>,
+    reserve: Option<Page>,
+    /// `false` for a block of the nested-loop fallback: a full budget ends
+    /// the block instead of spilling.
+    spill: bool,
+    max_record: usize,
+    page_shift: u32,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for Partitions<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Partitions").field("parts", &self.parts.len()).field("seed", &self.seed).finish()
+    }
+}
+
+impl<R: SegmentRecord> Partitions<R> {
+    /// Partitions that spill, with `parts` partitions and hash seed `seed`.
+    pub(crate) fn new(
+        res: &MemoryReservation,
+        jt: JoinType,
+        seed: u64,
+        parts: usize,
+        max_record: usize,
+    ) -> Result<Self, JoinError> {
+        let reserve = Some(res.allocate_page()?);
+        let mut p = Self::block(res, jt, seed, max_record);
+        p.parts = (0..parts).map(|_| Part::Memory { w: PagedWriter::new(res.clone()), rows: 0 }).collect();
+        p.reserve = reserve;
+        p.spill = true;
+        Ok(p)
+    }
+
+    /// One in-memory block that never spills (the nested-loop fallback).
+    pub(crate) fn block(res: &MemoryReservation, jt: JoinType, seed: u64, max_record: usize) -> Self {
+        Self {
+            res: res.clone(),
+            jt,
+            seed,
+            parts: vec![Part::Memory { w: PagedWriter::new(res.clone()), rows: 0 }],
+            reserve: None,
+            spill: false,
+            max_record,
+            page_shift: res.page_size().trailing_zeros(),
+            _r: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn part_of(&self, hash: u64) -> usize {
+        (hash >> PARTITION_SHIFT) as usize & (self.parts.len() - 1)
+    }
+
+    /// Adds a build row. Returns `false` when a non-spilling block is full
+    /// (the row was not added).
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::RecordTooLarge`] past the record limit, a spill error.
+    pub(crate) fn insert(&mut self, rec: &[u8]) -> Result<bool, JoinError> {
+        let framed = frame::frame_len::<R>(rec.len());
+        if framed > self.max_record {
+            return Err(JoinError::RecordTooLarge { side: Side::Right, len: framed, limit: self.max_record });
+        }
+        if R::key_has_null(rec) && !self.jt.keeps_unmatched_right() {
+            return Ok(true); // can never appear in the result
+        }
+        let p = if self.parts.len() == 1 { 0 } else { self.part_of(R::hash_key(rec, self.seed)) };
+        loop {
+            match &mut self.parts[p] {
+                Part::Memory { w, rows } => {
+                    if !self.spill {
+                        let need = w.len() as usize
+                            + framed
+                            + w.page_size()
+                            + HashTable::bytes_for(*rows as usize + 1);
+                        if need > self.res.available() + self.res.held() {
+                            return block_full(*rows, self.max_record);
+                        }
+                    }
+                    let fits_u32 = w.len() + framed as u64 <= u64::from(u32::MAX);
+                    let r =
+                        if fits_u32 { frame::write_paged::<R>(w, 0, rec) } else { Err(exhausted(&self.res)) };
+                    match r {
+                        Ok(_) => {
+                            *rows += 1;
+                            return Ok(true);
+                        }
+                        Err(MemoryError::Exhausted { .. }) if !self.spill => {
+                            return block_full(*rows, self.max_record);
+                        }
+                        Err(MemoryError::Exhausted { .. }) => {
+                            if !self.spill_largest()? {
+                                return Err(JoinError::RecordTooLarge {
+                                    side: Side::Right,
+                                    len: framed,
+                                    limit: self.max_record,
+                                });
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Part::Spilling { w, bytes } => {
+                    frame::write_sink::<R, _>(w, 0, rec)?;
+                    *bytes += framed as u64;
+                    return Ok(true);
+                }
+                _ => unreachable_state()?,
+            }
+        }
+    }
+
+    /// Spills the largest in-memory partition; `false` when none holds rows.
+    fn spill_largest(&mut self) -> Result<bool, JoinError> {
+        let largest = (0..self.parts.len())
+            .filter_map(|i| self.parts[i].memory_bytes().map(|b| (b, i)))
+            .max()
+            .filter(|&(b, _)| b > 0);
+        let Some((_, i)) = largest else { return Ok(false) };
+        self.spill_part(i)?;
+        Ok(true)
+    }
+
+    /// Writes partition `i`'s pages to a new spill file.
+    fn spill_part(&mut self, i: usize) -> Result<(), JoinError> {
+        let (pages, len, building) = match core::mem::replace(&mut self.parts[i], Part::Taken) {
+            Part::Memory { w, .. } => {
+                let (pages, len) = w.into_pages();
+                (pages, len, true)
+            }
+            Part::Table { pages, len, table } => {
+                drop(table);
+                (pages, len, false)
+            }
+            other => {
+                self.parts[i] = other;
+                return Ok(());
+            }
+        };
+        self.reserve = None;
+        let mut w = match SpillWriter::new(&self.res) {
+            Ok(w) => w,
+            Err(SpillError::Memory(_)) => {
+                // Free the pages first: the bytes are lost only on the error path.
+                return Err(JoinError::BudgetTooSmall {
+                    budget: self.res.manager().budget(),
+                    needed: self.res.manager().budget() + self.res.page_size(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let page_size = self.res.page_size() as u64;
+        for (k, page) in pages.iter().enumerate() {
+            let n = (len - k as u64 * page_size).min(page_size) as usize;
+            w.write_page(&page.as_slice()[..n])?;
+        }
+        drop(pages);
+        self.reserve = self.res.allocate_page().ok();
+        self.parts[i] = if building {
+            Part::Spilling { w, bytes: len }
+        } else {
+            Part::Spilled { build: w.finish()?, bytes: len, probe: None }
+        };
+        Ok(())
+    }
+
+    /// Ends the build: tables for in-memory partitions, probe files for
+    /// spilled ones, spilling more partitions while they do not fit.
+    ///
+    /// # Errors
+    ///
+    /// A spill error, or [`JoinError::BudgetTooSmall`] when nothing fits.
+    pub(crate) fn finish_build(&mut self) -> Result<(), JoinError> {
+        'again: loop {
+            for part in &mut self.parts {
+                if let Part::Spilling { .. } = part
+                    && let Part::Spilling { w, bytes } = core::mem::replace(part, Part::Taken)
+                {
+                    *part = Part::Spilled { build: w.finish()?, bytes, probe: None };
+                }
+            }
+            for i in 0..self.parts.len() {
+                let short = match &mut self.parts[i] {
+                    Part::Spilled { probe: probe @ None, .. } => match SpillWriter::new(&self.res) {
+                        Ok(w) => {
+                            *probe = Some(w);
+                            false
+                        }
+                        Err(SpillError::Memory(_)) => true,
+                        Err(e) => return Err(e.into()),
+                    },
+                    Part::Memory { rows, .. } => match HashTable::new(*rows as usize, &self.res) {
+                        Ok(table) => {
+                            self.fill_table(i, table)?;
+                            false
+                        }
+                        Err(MemoryError::Exhausted { .. }) => true,
+                        Err(e) => return Err(e.into()),
+                    },
+                    _ => false,
+                };
+                if short {
+                    if !self.spill || !self.spill_largest()? {
+                        let budget = self.res.manager().budget();
+                        return Err(JoinError::BudgetTooSmall {
+                            budget,
+                            needed: budget + self.res.page_size(),
+                        });
+                    }
+                    continue 'again;
+                }
+            }
+            return Ok(());
+        }
+    }
+
+    fn fill_table(&mut self, i: usize, mut table: HashTable) -> Result<(), JoinError> {
+        let Part::Memory { w, .. } = core::mem::replace(&mut self.parts[i], Part::Taken) else {
+            return unreachable_state();
+        };
+        let (pages, len) = w.into_pages();
+        let mut rd = PagedReader::new(&pages, len);
+        loop {
+            let pos = rd.position();
+            let Some((_, rec)) = frame::read::<R, _>(&mut rd)? else { break };
+            if !R::key_has_null(rec) {
+                // Partitions stay below 4 GiB: `insert` spills before.
+                table.insert(R::hash_key(rec, self.seed), pos as u32);
+            }
+        }
+        self.parts[i] = Part::Table { pages, len, table };
+        Ok(())
+    }
+
+    /// Gives back the reserve page (before opening a reader for the probe).
+    pub(crate) fn release_reserve(&mut self) {
+        self.reserve = None;
+    }
+
+    /// Probes with one left row. `prior` says the row matched in an earlier
+    /// block; `last` whether unmatched left rows are to be returned now.
+    /// Returns whether the row matched here.
+    #[inline]
+    pub(crate) fn probe<L: SegmentRecord, F>(
+        &mut self,
+        rec: &[u8],
+        prior: bool,
+        last: bool,
+        keys: &mut KeyBufs,
+        out: &mut F,
+    ) -> Result<bool, JoinError>
+    where
+        F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
+    {
+        let jt = self.jt;
+        if L::key_has_null(rec) {
+            if last && jt.keeps_unmatched_left() && !prior {
+                out(Some(rec), None)?;
+            }
+            return Ok(false);
+        }
+        let hash = L::hash_key(rec, self.seed);
+        let p = if self.parts.len() == 1 { 0 } else { self.part_of(hash) };
+        let page_shift = self.page_shift;
+        let page_mask = (1usize << page_shift) - 1;
+        let (pages, len, table) = match &mut self.parts[p] {
+            Part::Table { pages, len, table } => (pages, *len, &*table),
+            Part::Spilled { probe: Some(w), .. } => {
+                frame::write_sink::<L, _>(w, u8::from(prior) * MATCHED, rec)?;
+                return Ok(false);
+            }
+            _ => return unreachable_state(),
+        };
+        let mut cursor = table.lookup(hash);
+        let mut matched = false;
+        let mut have_left_key = false;
+        while let Some(slot) = table.next(&mut cursor) {
+            let pos = slot as usize;
+            let (page, off) = (pos >> page_shift, pos & page_mask);
+            let mut straddle;
+            let brec = match frame::in_page::<R>(pages[page].as_slice(), off) {
+                Some((_, r)) => r,
+                None => {
+                    straddle = PagedReader::new(pages, len);
+                    straddle.seek(RecordPointer { page: page as u32, offset: off as u32 })?;
+                    match frame::read::<R, _>(&mut straddle)? {
+                        Some((_, r)) => r,
+                        None => return unreachable_state(),
+                    }
+                }
+            };
+            if !have_left_key {
+                keys.left.clear();
+                L::write_key(rec, &mut keys.left);
+                have_left_key = true;
+            }
+            keys.right.clear();
+            R::write_key(brec, &mut keys.right);
+            if keys.left != keys.right {
+                continue;
+            }
+            matched = true;
+            match jt {
+                JoinType::LeftSemi => {
+                    out(Some(rec), None)?;
+                    break;
+                }
+                JoinType::LeftAnti => break,
+                _ => {
+                    out(Some(rec), Some(brec))?;
+                    if jt.keeps_unmatched_right() {
+                        pages[page].as_mut_slice()[off] |= MATCHED;
+                    }
+                }
+            }
+        }
+        if !matched && !prior && last && jt.keeps_unmatched_left() {
+            out(Some(rec), None)?;
+        }
+        Ok(matched)
+    }
+
+    /// Returns up to `max` unmatched build rows of partition `part` from byte
+    /// position `*pos` on; `true` when the partition is done.
+    pub(crate) fn unmatched<F>(
+        &self,
+        part: usize,
+        pos: &mut u64,
+        max: usize,
+        out: &mut F,
+    ) -> Result<bool, JoinError>
+    where
+        F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
+    {
+        let Some(Part::Table { pages, len, .. }) = self.parts.get(part) else { return Ok(true) };
+        let mut rd = PagedReader::new(pages, *len);
+        if *pos >= *len {
+            return Ok(true);
+        }
+        rd.seek(RecordPointer {
+            page: (*pos >> self.page_shift) as u32,
+            offset: (*pos as u32) & ((1 << self.page_shift) - 1),
+        })?;
+        for _ in 0..max {
+            let Some((flag, rec)) = frame::read::<R, _>(&mut rd)? else {
+                *pos = *len;
+                return Ok(true);
+            };
+            if flag & MATCHED == 0 {
+                out(None, Some(rec))?;
+            }
+        }
+        *pos = rd.position();
+        Ok(*pos >= *len)
+    }
+
+    /// Number of partitions.
+    pub(crate) fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Ends the round: the spilled partition pairs, as tasks of `level`.
+    pub(crate) fn into_tasks(
+        self,
+        level: u32,
+        parent_bytes: u64,
+        tasks: &mut Vec<Task>,
+    ) -> Result<(), JoinError> {
+        for part in self.parts {
+            if let Part::Spilled { build, bytes, probe: Some(w) } = part {
+                tasks.push(Task { build, probe: w.finish()?, level, bytes, parent_bytes });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn block_full(rows: u64, limit: usize) -> Result<bool, JoinError> {
+    if rows == 0 {
+        return Err(JoinError::RecordTooLarge { side: Side::Right, len: limit, limit });
+    }
+    Ok(false)
+}
+
+fn exhausted(res: &MemoryReservation) -> MemoryError {
+    MemoryError::Exhausted {
+        reservation: res.name().to_string(),
+        requested: res.page_size(),
+        available: res.available(),
+        budget: res.limit().min(res.manager().budget()),
+    }
+}
+
+/// A partition in a state the algorithm never leaves it in; reported as an
+/// error rather than a panic.
+#[cold]
+fn unreachable_state<T>() -> Result<T, JoinError> {
+    Err(JoinError::View(segrec_core::ViewError::BadPointer(RecordPointer::default())))
+}

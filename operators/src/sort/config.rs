@@ -1,0 +1,80 @@
+//! [`SorterConfig`]: the knobs of a [`Sorter`](super::Sorter).
+
+/// Settings of a [`Sorter`](super::Sorter), built fluently.
+///
+/// # Examples
+///
+/// ```
+/// use segrec_operators::sort::SorterConfig;
+///
+/// let config = SorterConfig::new().name("orders-by-customer").memory_limit(8 << 20).max_fan_in(64);
+/// assert_eq!(config.fan_in(), 64);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SorterConfig {
+    pub(crate) name: String,
+    pub(crate) memory_limit: Option<usize>,
+    pub(crate) key_prefix_len: usize,
+    pub(crate) max_fan_in: usize,
+    pub(crate) read_ahead: usize,
+}
+
+impl Default for SorterConfig {
+    fn default() -> Self {
+        Self { name: "sort".into(), memory_limit: None, key_prefix_len: 16, max_fan_in: 128, read_ahead: 1 }
+    }
+}
+
+impl SorterConfig {
+    /// The defaults: the whole budget, a 16-byte key prefix, fan-in 128.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Name of the sorter's memory reservation, shown in errors and stats.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The sorter's share of the budget in bytes (default: whatever the
+    /// manager has left).
+    #[must_use]
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Bytes of the normalized key kept in each index entry, 1 to 16
+    /// (default 16, clamped). Keys whose normalized form is longer fall back
+    /// to the full comparator on prefix ties.
+    #[must_use]
+    pub fn key_prefix_len(mut self, bytes: usize) -> Self {
+        self.key_prefix_len = bytes.clamp(1, 16);
+        self
+    }
+
+    /// The most runs one merge reads at once (default 128, at least 2); the
+    /// budget may allow fewer. More runs than the fan-in means intermediate
+    /// merge passes.
+    #[must_use]
+    pub fn max_fan_in(mut self, runs: usize) -> Self {
+        self.max_fan_in = runs.max(2);
+        self
+    }
+
+    /// Pages of read-ahead per run reader during merges (default 1).
+    #[must_use]
+    pub fn read_ahead(mut self, pages: usize) -> Self {
+        self.read_ahead = pages;
+        self
+    }
+
+    /// The configured maximum fan-in.
+    #[must_use]
+    pub fn fan_in(&self) -> usize {
+        self.max_fan_in
+    }
+}

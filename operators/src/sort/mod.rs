@@ -1,0 +1,273 @@
+//! External merge sort of [`SegmentRecord`]s on their binary form, within a
+//! memory budget.
+//!
+//! # Algorithm
+//!
+//! * **In memory** (after Flink's `NormalizedKeySorter`): pushed records are
+//!   encoded straight into budgeted record pages; beside them an index holds
+//!   one `[normalized-key prefix | pointer]` entry per record. Sorting permutes the index only, comparing prefixes as
+//!   integers (8 bytes at a time); the records' full
+//!   [`compare_key`](SegmentRecord::compare_key) runs only on prefix ties of
+//!   keys longer than the prefix (strings, or keys past 16 bytes).
+//! * **Out of core**: when the reservation refuses a page or index room, the
+//!   buffer is sorted and written as a run to a checksummed spill file, its
+//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`] merges
+//!   the runs with a loser tree (tree of losers, Knuth TAOCP 5.4.1) whose fan-in is bounded by the
+//!   pages the budget allows for run readers; more runs than that are merged
+//!   in intermediate passes first.
+//! * **Stable**: pointers grow with push order and break index ties; runs are
+//!   numbered in spill order and merges break ties by run index, so equal keys
+//!   come out in push order, exactly as `slice::sort_by_key` orders them.
+//!
+//! # Examples
+//!
+//! ```ignore
+//! let memory = MemoryManager::new(64 << 20);
+//! let mut sorter = Sorter::<Order>::new(&memory)?;
+//! for o in &orders { sorter.push(o)?; }
+//! let mut sorted = sorter.finish()?;
+//! while let Some(r) = sorted.next_ref()? { /* zero-copy view */ }
+//! ```
+
+mod accounted;
+mod buffer;
+mod config;
+mod error;
+mod index;
+mod keys;
+mod merge;
+mod run;
+mod stream;
+
+use core::fmt;
+
+use segrec_core::frame::LENGTH_PREFIX;
+use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef, SegmentRecord, SpillFile};
+
+use buffer::{Pushed, SortBuffer};
+pub use config::SorterConfig;
+pub use error::SortError;
+pub use stream::SortedStream;
+use stream::Source;
+
+/// Bytes of one frame header in a spill file (the read-ahead unit is a page
+/// plus this).
+const FRAME_OVERHEAD: usize = 16;
+
+/// Sorts records of type `T` by key, spilling sorted runs when the budget is
+/// full. See the [module documentation](self).
+pub struct Sorter<T: SegmentRecord> {
+    reservation: MemoryReservation,
+    config: SorterConfig,
+    buffer: SortBuffer<T>,
+    /// A page held back so a spill file's staging page is always available.
+    spare: Option<Page>,
+    runs: Vec<SpillFile>,
+    records: u64,
+    /// The largest record pushed, in bytes.
+    max_record: usize,
+}
+
+impl<T: SegmentRecord> fmt::Debug for Sorter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sorter")
+            .field("reservation", &self.reservation)
+            .field("records", &self.records)
+            .field("in_memory", &self.buffer.len())
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
+
+impl<T: SegmentRecord> Sorter<T> {
+    /// A sorter with the default [`SorterConfig`], drawing on `memory`.
+    ///
+    /// # Errors
+    ///
+    /// [`SortError::Memory`] when the budget has not even one page left.
+    pub fn new(memory: &MemoryManager) -> Result<Self, SortError> {
+        Self::with_config(memory, SorterConfig::default())
+    }
+
+    /// A sorter configured by `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`SortError::Memory`] when the budget has not even one page left.
+    pub fn with_config(memory: &MemoryManager, config: SorterConfig) -> Result<Self, SortError> {
+        let reservation = match config.memory_limit {
+            Some(limit) => memory.reservation_with_limit(config.name.clone(), limit),
+            None => memory.reservation(config.name.clone()),
+        };
+        let spare = Some(reservation.allocate_page()?);
+        Ok(Self {
+            buffer: SortBuffer::new(reservation.clone(), config.key_prefix_len),
+            reservation,
+            config,
+            spare,
+            runs: Vec::new(),
+            records: 0,
+            max_record: 0,
+        })
+    }
+
+    /// Records pushed so far.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// Whether nothing was pushed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Runs spilled to disk so far.
+    #[must_use]
+    pub fn spilled_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The reservation the sorter draws on.
+    #[must_use]
+    pub fn reservation(&self) -> &MemoryReservation {
+        &self.reservation
+    }
+
+    /// Encodes and appends `record`.
+    ///
+    /// # Errors
+    ///
+    /// [`SortError::Encode`] when the record cannot be encoded,
+    /// [`SortError::RecordTooLarge`] when it cannot fit even in an empty
+    /// buffer, [`SortError::Spill`] when spilling fails.
+    pub fn push(&mut self, record: &T) -> Result<(), SortError> {
+        let len = record.encoded_len();
+        self.push_with(len, |out| {
+            record.encode(out)?;
+            Ok(())
+        })
+    }
+
+    /// Appends the bytes of one encoded record.
+    ///
+    /// # Errors
+    ///
+    /// [`SortError::InvalidRecord`] when the length does not match the
+    /// record's own; otherwise as [`push`](Self::push).
+    pub fn push_encoded(&mut self, encoded: &[u8]) -> Result<(), SortError> {
+        let expected = match T::ENCODED_SIZE {
+            Some(n) => Ok(n),
+            None => T::record_len(encoded),
+        };
+        let invalid =
+            |source| SortError::InvalidRecord { sorter: self.reservation.name().to_owned(), source };
+        match expected {
+            Ok(n) if n == encoded.len() => {}
+            Ok(n) if n > encoded.len() => {
+                return Err(invalid(DecodeError::Truncated { needed: n, available: encoded.len() }));
+            }
+            Ok(n) => return Err(invalid(DecodeError::TrailingBytes { extra: encoded.len() - n })),
+            Err(e) => return Err(invalid(e)),
+        }
+        self.push_with(encoded.len(), |out| {
+            out.copy_from_slice(encoded);
+            Ok(())
+        })
+    }
+
+    /// Appends the record a view reads from.
+    ///
+    /// # Errors
+    ///
+    /// As [`push_encoded`](Self::push_encoded).
+    pub fn push_ref(&mut self, record: T::Ref<'_>) -> Result<(), SortError> {
+        self.push_encoded(record.bytes())
+    }
+
+    fn push_with(
+        &mut self,
+        len: usize,
+        fill: impl Fn(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<(), SortError> {
+        loop {
+            match self.buffer.try_push(len, &fill)? {
+                Pushed::Done => {
+                    self.records += 1;
+                    self.max_record = self.max_record.max(len);
+                    return Ok(());
+                }
+                Pushed::Full if self.buffer.is_empty() => {
+                    let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
+                    return Err(SortError::RecordTooLarge {
+                        sorter: self.reservation.name().to_owned(),
+                        size: len + framing,
+                        budget: self.reservation.limit().min(self.reservation.manager().budget()),
+                    });
+                }
+                Pushed::Full => self.spill()?,
+            }
+        }
+    }
+
+    /// Sorts the buffer and writes it as the next run.
+    fn spill(&mut self) -> Result<(), SortError> {
+        self.buffer.sort();
+        // The spill writer takes its staging page from the held-back one.
+        self.spare = None;
+        let run = run::write_run(&self.buffer, &self.reservation);
+        self.buffer.clear();
+        self.runs.push(run?);
+        self.spare = self.reservation.allocate_page().ok();
+        Ok(())
+    }
+
+    /// Ends input and returns the records in order: from memory when nothing
+    /// spilled, otherwise from a merge of the runs (after intermediate passes
+    /// when there are more runs than the fan-in allows).
+    ///
+    /// # Errors
+    ///
+    /// [`SortError::Spill`] when writing or reading runs fails,
+    /// [`SortError::BudgetTooSmall`] when the budget cannot hold a two-way
+    /// merge.
+    pub fn finish(mut self) -> Result<SortedStream<T>, SortError> {
+        let records = self.records;
+        if self.runs.is_empty() {
+            self.buffer.sort();
+            let page_size = self.buffer.page_size();
+            let (pages, index) = self.buffer.into_parts();
+            let source = Source::Memory { pages, index, page_size, pos: 0, scratch: Vec::new() };
+            return Ok(SortedStream::new(source, records));
+        }
+        if !self.buffer.is_empty() {
+            self.spill()?;
+        }
+        let Self { reservation, config, buffer, spare, runs, max_record, .. } = self;
+        drop(buffer);
+        drop(spare);
+        let page = reservation.page_size();
+        let head = max_record.next_power_of_two();
+        let mut read_ahead = config.read_ahead;
+        let fan_in = |read_ahead: usize| {
+            let per_reader = page + read_ahead * (page + FRAME_OVERHEAD) + head;
+            reservation.available().saturating_sub(page) / per_reader
+        };
+        if fan_in(read_ahead) < config.max_fan_in.min(runs.len()) {
+            read_ahead = 0;
+        }
+        let fan = fan_in(read_ahead).min(config.max_fan_in);
+        if fan < 2 {
+            return Err(SortError::BudgetTooSmall {
+                sorter: reservation.name().to_owned(),
+                needed: 3 * page + 2 * head,
+                available: reservation.available(),
+            });
+        }
+        let prefix = config.key_prefix_len;
+        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix)?;
+        let merger = merge::Merger::new(&runs, &reservation, read_ahead, prefix)?;
+        Ok(SortedStream::new(Source::Merge(merger), records))
+    }
+}

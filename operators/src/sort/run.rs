@@ -1,0 +1,112 @@
+//! Sorted runs on disk: writing a sorted buffer into a spill file, and a
+//! cursor that reads one back record by record for the merge.
+
+use core::marker::PhantomData;
+
+use segrec_core::frame::{self, WriteError};
+use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
+
+use super::SortError;
+use super::buffer::{SortBuffer, record_bytes};
+use super::keys::KeyCodec;
+
+pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
+    match e {
+        WriteError::Encode(e) => SortError::Encode(e),
+        WriteError::Sink(e) => SortError::Spill(e),
+        WriteError::TooLarge(n) => {
+            SortError::RecordTooLarge { sorter: "sort".into(), size: n, budget: u32::MAX as usize }
+        }
+        // `WriteError` is non-exhaustive.
+        other => SortError::Spill(SpillError::Io {
+            path: Default::default(),
+            frame: None,
+            source: std::io::Error::other(other.to_string()),
+        }),
+    }
+}
+
+/// Writes the buffer's records, in index order, as one run file.
+pub(crate) fn write_run<T: SegmentRecord>(
+    buffer: &SortBuffer<T>,
+    reservation: &MemoryReservation,
+) -> Result<SpillFile, SortError> {
+    let mut writer = SpillWriter::new(reservation)?;
+    let (pages, index) = buffer.parts();
+    let page_size = buffer.page_size();
+    let mut scratch = Vec::new();
+    for e in index {
+        let bytes = record_bytes::<T>(pages, page_size, e.ptr, &mut scratch);
+        frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+    }
+    Ok(writer.finish()?)
+}
+
+/// Reads one run: the current record's bytes (copied out of the reader so
+/// many runs' heads can be compared at once) and its key prefix.
+#[derive(Debug)]
+pub(crate) struct RunCursor<T> {
+    reader: SpillReader,
+    /// Bytes of the current record; valid unless `done`.
+    pub(crate) head: Vec<u8>,
+    pub(crate) key: [u64; 2],
+    pub(crate) done: bool,
+    reservation: MemoryReservation,
+    /// Bytes of `head`'s capacity charged to the reservation.
+    charged: usize,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SegmentRecord> RunCursor<T> {
+    /// Opens `file` and reads its first record.
+    pub(crate) fn open(
+        file: &SpillFile,
+        reservation: &MemoryReservation,
+        read_ahead: usize,
+        keys: &mut KeyCodec<T>,
+    ) -> Result<Self, SortError> {
+        let reader = file.reader(reservation, read_ahead)?;
+        let mut cursor = Self {
+            reader,
+            head: Vec::new(),
+            key: [0; 2],
+            done: false,
+            reservation: reservation.clone(),
+            charged: 0,
+            _t: PhantomData,
+        };
+        cursor.advance(keys)?;
+        Ok(cursor)
+    }
+
+    /// Moves to the next record; `done` after the last.
+    pub(crate) fn advance(&mut self, keys: &mut KeyCodec<T>) -> Result<(), SortError> {
+        match frame::read_record::<T, _>(&mut self.reader)? {
+            None => {
+                self.done = true;
+                self.head.clear();
+            }
+            Some(bytes) => {
+                self.head.clear();
+                if bytes.len() > self.head.capacity() {
+                    // Free the old buffer first: the budget may hold only one.
+                    self.head = Vec::new();
+                    self.reservation.shrink(core::mem::take(&mut self.charged));
+                    let want = bytes.len().next_power_of_two();
+                    self.reservation.try_grow(want)?;
+                    self.head.reserve_exact(want);
+                    self.charged = want;
+                }
+                self.head.extend_from_slice(bytes);
+                self.key = keys.prefix(&self.head);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for RunCursor<T> {
+    fn drop(&mut self) {
+        self.reservation.shrink(self.charged);
+    }
+}

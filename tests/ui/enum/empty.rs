@@ -1,0 +1,6 @@
+use segrec::SegmentEnum;
+
+#[derive(SegmentEnum, Clone, Copy, Debug)]
+enum Bad {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use segrec::SegmentRecord;
+
+#[derive(SegmentRecord)]
+struct Bad(u32, u64);
+
+fn main() {}

@@ -1,0 +1,6 @@
+use segrec::SegmentRecord;
+
+#[derive(SegmentRecord)]
+struct Bad;
+
+fn main() {}
