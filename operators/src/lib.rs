@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod join;
+pub mod pipeline;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -130,7 +130,12 @@ impl Gate {
     }
 
     /// An empty buffer for the sender of `channel`: a credit.
-    pub(crate) fn acquire(&self, channel: usize, wait: Wait) -> Result<Buffer, Failure> {
+    pub(crate) fn acquire(
+        &self,
+        channel: usize,
+        wait: Wait,
+        blocked_total: &mut Duration,
+    ) -> Result<Buffer, Failure> {
         let mut st = self.lock();
         let mut blocked: Option<Instant> = None;
         let result = loop {
@@ -182,7 +187,9 @@ impl Gate {
         };
         drop(st);
         if let Some(t0) = blocked {
-            self.metrics.add_blocked(t0.elapsed());
+            let d = t0.elapsed();
+            *blocked_total += d;
+            self.metrics.add_blocked(d);
         }
         result
     }
@@ -191,7 +198,7 @@ impl Gate {
     pub(crate) fn push(&self, channel: usize, filled: Filled) {
         let mut st = self.lock();
         if !st.ends.receiver_alive() {
-            Self::give_back(&mut st, filled.buf, &self.config);
+            Self::give_back(&mut st, filled.buf);
             return;
         }
         if let Some(state) = st.channels.get_mut(channel) {
@@ -205,14 +212,13 @@ impl Gate {
     /// Returns a buffer the sender took but did not fill.
     pub(crate) fn release_unused(&self, buf: Buffer) {
         let mut st = self.lock();
-        Self::give_back(&mut st, buf, &self.config);
+        Self::give_back(&mut st, buf);
         if st.senders_waiting > 0 {
             self.credit.notify_all();
         }
     }
 
-    fn give_back(st: &mut GateState, buf: Buffer, config: &ChannelConfig) {
-        let _ = config;
+    fn give_back(st: &mut GateState, buf: Buffer) {
         if let Some(state) = st.channels.get_mut(buf.owner) {
             state.in_flight = state.in_flight.saturating_sub(1);
         }
@@ -243,7 +249,7 @@ impl Gate {
         self.signals.raise_all(RECEIVER_GONE);
         let queued: Vec<Filled> = st.channels.iter_mut().flat_map(|c| c.queue.drain(..)).collect();
         for f in queued {
-            Self::give_back(&mut st, f.buf, &self.config);
+            Self::give_back(&mut st, f.buf);
         }
         let floating = std::mem::take(&mut st.floating_free);
         st.floating_held = st.floating_held.saturating_sub(floating.len());
@@ -260,10 +266,11 @@ impl Gate {
         returned: Option<Buffer>,
         want: Want,
         wait: Wait,
+        idle_total: &mut Duration,
     ) -> Result<Option<(usize, Filled)>, RecvFailure> {
         let mut st = self.lock();
         if let Some(buf) = returned {
-            Self::give_back(&mut st, buf, &self.config);
+            Self::give_back(&mut st, buf);
             if st.senders_waiting > 0 {
                 self.credit.notify_all();
             }
@@ -327,7 +334,9 @@ impl Gate {
         };
         drop(st);
         if let Some(t0) = idle {
-            self.metrics.add_idle(t0.elapsed());
+            let d = t0.elapsed();
+            *idle_total += d;
+            self.metrics.add_idle(d);
         }
         result
     }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 pub use edge::{EdgeEnds, broadcast, channel, edge, fan_in, partitioned, rebalance};
 pub use error::{PoolError, RecvError, SendError, SendTimeoutError, TrySendError};
+pub(crate) use metrics::ratio as metrics_ratio;
 pub use metrics::{BackpressureLevel, EdgeMetrics, EdgeSnapshot};
 pub use pool::{BufferPool, DEFAULT_POOL_PAGES};
 pub use receiver::Receiver;

@@ -4,7 +4,7 @@
 //! [`Receiver`](super::Receiver) are thin typed layers over them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use segrec_core::EncodeError;
 
@@ -31,6 +31,8 @@ pub(crate) struct RawSender {
     closed: bool,
     /// Records written (whether or not their buffer was handed over yet).
     pub(crate) records: u64,
+    /// Time spent waiting for credit.
+    pub(crate) blocked: Duration,
 }
 
 impl RawSender {
@@ -50,6 +52,7 @@ impl RawSender {
             scratch: Vec::new(),
             closed: false,
             records: 0,
+            blocked: Duration::ZERO,
         }
     }
 
@@ -74,7 +77,7 @@ impl RawSender {
         }
         if self.buf.is_none() || self.len + len > self.page_size {
             self.hand_over();
-            self.buf = Some(self.gate.acquire(self.channel, wait)?);
+            self.buf = Some(self.gate.acquire(self.channel, wait, &mut self.blocked)?);
             self.len = 0;
             self.buf_started = Instant::now();
         }
@@ -126,7 +129,7 @@ impl RawSender {
             let mut rest = &scratch[..];
             let mut wait = wait;
             while !rest.is_empty() {
-                let mut buf = self.gate.acquire(self.channel, wait)?;
+                let mut buf = self.gate.acquire(self.channel, wait, &mut self.blocked)?;
                 wait = Wait::Forever;
                 let n = rest.len().min(self.page_size);
                 buf.bytes_mut()[..n].copy_from_slice(&rest[..n]);
@@ -198,11 +201,22 @@ pub(crate) struct RawReceiver {
     fixed: Option<usize>,
     /// Records read.
     pub(crate) records: u64,
+    /// Time spent waiting for data.
+    pub(crate) idle: Duration,
 }
 
 impl RawReceiver {
     pub(crate) fn new(gate: Arc<Gate>, fixed: Option<usize>) -> Self {
-        Self { gate, cur: None, channel: 0, pos: 0, scratch: Vec::new(), fixed, records: 0 }
+        Self {
+            gate,
+            cur: None,
+            channel: 0,
+            pos: 0,
+            scratch: Vec::new(),
+            fixed,
+            records: 0,
+            idle: Duration::ZERO,
+        }
     }
 
     /// The bytes of the next record (without framing) and its channel;
@@ -230,7 +244,7 @@ impl RawReceiver {
     #[cold]
     fn advance(&mut self, wait: Wait) -> Result<bool, RecvError> {
         let returned = self.cur.take().map(|f| f.buf);
-        match self.gate.next(returned, Want::Any, wait) {
+        match self.gate.next(returned, Want::Any, wait, &mut self.idle) {
             Ok(Some((channel, filled))) => {
                 self.channel = channel;
                 self.cur = Some(filled);
@@ -241,7 +255,7 @@ impl RawReceiver {
             Err(RecvFailure::Cancelled) => Err(RecvError::Cancelled),
             Err(RecvFailure::Timeout) => Err(RecvError::Timeout(match wait {
                 Wait::Until(d) => d.saturating_duration_since(Instant::now()),
-                _ => std::time::Duration::ZERO,
+                _ => Duration::ZERO,
             })),
         }
     }
@@ -278,7 +292,7 @@ impl RawReceiver {
             // Give the buffer back before waiting: with one exclusive buffer
             // the sender needs it to send the rest.
             let returned = self.cur.take().map(|f| f.buf);
-            match self.gate.next(returned, Want::Channel(self.channel), Wait::Forever) {
+            match self.gate.next(returned, Want::Channel(self.channel), Wait::Forever, &mut self.idle) {
                 Ok(Some((_, filled))) => {
                     self.cur = Some(filled);
                     self.pos = 0;

@@ -121,6 +121,12 @@ impl<T: SegmentRecord> Receiver<T> {
         self.raw.records
     }
 
+    /// Time this receiver spent waiting for data.
+    #[must_use]
+    pub fn idle_time(&self) -> Duration {
+        self.raw.idle
+    }
+
     /// The live counters of the edge this receiver belongs to.
     #[must_use]
     pub fn metrics(&self) -> EdgeSnapshot {

@@ -195,6 +195,12 @@ impl<T: SegmentRecord> Sender<T> {
         self.outs.iter().map(|o| o.records).sum()
     }
 
+    /// Time this sender spent blocked waiting for credit.
+    #[must_use]
+    pub fn blocked_time(&self) -> Duration {
+        self.outs.iter().map(|o| o.blocked).sum()
+    }
+
     /// The live counters of the edge this sender belongs to.
     #[must_use]
     pub fn metrics(&self) -> EdgeSnapshot {

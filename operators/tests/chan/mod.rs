@@ -124,6 +124,9 @@ impl<'a> VarRef<'a> {
     pub fn n(&self) -> u32 {
         u32::from_le_bytes(self.bytes[..4].try_into().unwrap())
     }
+    pub fn into_var(self) -> Var {
+        Var { key: self.key.to_owned(), n: self.n() }
+    }
 }
 
 impl<'a> RecordRef<'a> for VarRef<'a> {
