@@ -4,6 +4,7 @@
 //! `cargo bench --bench compare -- [filter...]`; `SEGREC_BENCH_N` sets the
 //! record count (default 10M).
 
+mod channel;
 mod derive;
 mod harness;
 mod paged;
@@ -16,4 +17,5 @@ fn main() {
     paged::run(&cfg);
     derive::run(&cfg);
     sort::run(&cfg);
+    channel::run(&cfg);
 }
