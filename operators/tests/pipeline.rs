@@ -216,3 +216,50 @@ fn a_slow_sink_backpressures_upstream_stages_and_broadcast_reaches_all() {
         assert!(id.backpressure() >= BackpressureLevel::Low, "{report}");
     });
 }
+
+#[test]
+fn partitioned_hash_join_stage_matches_a_hashmap_join() {
+    use segrec_operators::join::JoinType;
+    within(LIMIT, || {
+        let dir = tempfile::tempdir().unwrap();
+        let mem = memory(2 << 20, dir.path());
+        let mut rng = chan::Rng::new(17);
+        let left: Vec<Fixed> = (0..20_000).map(|i| Fixed { key: rng.below(5000), payload: i }).collect();
+        let right: Vec<Fixed> =
+            (0..8_000).map(|i| Fixed { key: rng.below(8000), payload: 1_000_000 + i }).collect();
+        let mut expected = Vec::new();
+        let mut by_key: HashMap<u64, Vec<u32>> = HashMap::new();
+        for r in &right {
+            by_key.entry(r.key).or_default().push(r.payload);
+        }
+        for l in &left {
+            for &p in by_key.get(&l.key).into_iter().flatten() {
+                expected.push(Fixed { key: u64::from(l.payload), payload: p });
+            }
+        }
+        expected.sort();
+        let out = Mutex::new(Vec::new());
+        let pipeline =
+            Pipeline::with_pool(&mem, BufferPool::new(&mem, 24).unwrap(), ChannelConfig::default()).unwrap();
+        let build = pipeline.source("right", right.clone());
+        pipeline
+            .source("left", left.clone())
+            .partition_by_key(2)
+            .hash_join("join", build, JoinType::Inner, |l: Option<FixedRef<'_>>, r: Option<FixedRef<'_>>| {
+                Some(Fixed { key: u64::from(l?.payload()), payload: r?.payload() })
+            })
+            .sink("collect", |r: Fixed| {
+                out.lock().unwrap().push(r);
+                Ok::<_, std::io::Error>(())
+            });
+        let report = pipeline.run().unwrap();
+        let mut got = out.into_inner().unwrap();
+        got.sort();
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
+        assert_eq!(report.stage("join").count(), 2);
+        let s = mem.stats();
+        assert!(s.peak <= s.budget, "{s}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    });
+}

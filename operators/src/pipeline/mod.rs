@@ -29,6 +29,7 @@
 //! ```
 
 mod error;
+mod join;
 mod operator;
 mod report;
 mod run;

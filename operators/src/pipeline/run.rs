@@ -24,12 +24,12 @@ pub(crate) struct StageStats {
 }
 
 impl StageStats {
-    fn input<T: SegmentRecord>(&mut self, rx: &Receiver<T>) {
+    pub(crate) fn input<T: SegmentRecord>(&mut self, rx: &Receiver<T>) {
         self.records_in = rx.records_received();
         self.idle = rx.idle_time();
     }
 
-    fn output<T: SegmentRecord>(&mut self, tx: &Sender<T>) {
+    pub(crate) fn output<T: SegmentRecord>(&mut self, tx: &Sender<T>) {
         self.records_out = tx.records_sent();
         self.backpressured = tx.blocked_time();
     }
