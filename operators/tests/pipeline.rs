@@ -263,3 +263,16 @@ fn partitioned_hash_join_stage_matches_a_hashmap_join() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     });
 }
+
+#[test]
+fn a_flow_without_a_sink_is_an_error_not_a_silent_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = memory(1 << 20, dir.path());
+    let pipeline =
+        Pipeline::with_pool(&mem, BufferPool::new(&mem, 8).unwrap(), ChannelConfig::default()).unwrap();
+    let _ = pipeline.source("s", vec![Fixed { key: 1, payload: 1 }]).map("m", |r: Fixed| r);
+    match pipeline.run() {
+        Err(PipelineError::Unterminated { stage }) => assert_eq!(stage, "m"),
+        other => panic!("expected Unterminated, got {other:?}"),
+    }
+}

@@ -31,6 +31,20 @@ use super::pool::{Buffer, PoolShared};
 /// cancellation.
 const WAIT_SLICE: Duration = Duration::from_millis(10);
 
+/// Rounds of spinning (1, 2, 4, ... `spin_loop` hints) before an endpoint
+/// sleeps on the condition variable: a buffer or a credit usually arrives
+/// within a microsecond or two, and a futex wake-up costs more than that
+/// (crossbeam's `Backoff` spins the same way). No `yield_now`: on a machine
+/// with more runnable threads than cores it gives away a whole time slice.
+const SPIN_ROUNDS: u32 = 8;
+
+/// Spins for round `round`.
+fn backoff(round: u32) {
+    for _ in 0..(1u32 << round.min(SPIN_ROUNDS)) {
+        core::hint::spin_loop();
+    }
+}
+
 /// How long a blocking call may wait.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Wait {
@@ -138,6 +152,7 @@ impl Gate {
     ) -> Result<Buffer, Failure> {
         let mut st = self.lock();
         let mut blocked: Option<Instant> = None;
+        let mut round = 0;
         let result = loop {
             if self.pool.is_cancelled() {
                 break Err(Failure::Cancelled);
@@ -181,6 +196,13 @@ impl Gate {
                 Wait::Forever => WAIT_SLICE,
             };
             blocked.get_or_insert_with(Instant::now);
+            if matches!(wait, Wait::Forever | Wait::Until(_)) && round < SPIN_ROUNDS {
+                drop(st);
+                backoff(round);
+                round += 1;
+                st = self.lock();
+                continue;
+            }
             st.senders_waiting += 1;
             st = self.credit.wait_timeout(st, slice).unwrap_or_else(PoisonError::into_inner).0;
             st.senders_waiting -= 1;
@@ -277,6 +299,7 @@ impl Gate {
         }
         let mut idle: Option<Instant> = None;
         let mut flush_asked = false;
+        let mut round = 0;
         let result = loop {
             let n = st.channels.len();
             match want {
@@ -318,6 +341,13 @@ impl Gate {
                 Wait::Forever => WAIT_SLICE,
             };
             let t0 = *idle.get_or_insert_with(Instant::now);
+            if round < SPIN_ROUNDS {
+                drop(st);
+                backoff(round);
+                round += 1;
+                st = self.lock();
+                continue;
+            }
             if !flush_asked && t0.elapsed() >= self.config.buffer_timeout {
                 // Flink's buffer timeout: data must not sit in a partly
                 // filled buffer while the receiver starves.

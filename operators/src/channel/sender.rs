@@ -151,15 +151,24 @@ impl<T: SegmentRecord> Sender<T> {
                 t
             }
             Route::Broadcast => {
+                // `wait` applies until the first receiver took the record;
+                // then every other live receiver must get it too, so the
+                // rest wait as long as it takes (or until cancellation).
                 let mut delivered = 0;
+                let mut wait = wait;
                 let mut last = Failure::Disconnected;
                 for out in &mut self.outs {
                     if out.is_disconnected() {
                         continue;
                     }
                     match out.write(framed, wait, |buf| copy_framed::<T>(encoded, buf)) {
-                        Ok(()) => delivered += 1,
+                        Ok(()) => {
+                            delivered += 1;
+                            wait = Wait::Forever;
+                        }
                         Err(Failure::Disconnected) => {}
+                        Err(e @ Failure::Cancelled) => return Err(e),
+                        Err(e) if delivered == 0 => return Err(e),
                         Err(e) => last = e,
                     }
                 }

@@ -79,6 +79,13 @@ pub enum PipelineError {
     /// The buffer pool could not serve the pipeline's edges.
     #[error("pipeline could not be built: {0}")]
     Build(#[from] PoolError),
+    /// A flow was dropped without ending in a sink (its records would have
+    /// nowhere to go).
+    #[error("the output of stage `{stage}` goes nowhere: end the flow with a sink")]
+    Unterminated {
+        /// The stage whose output was left unconnected.
+        stage: String,
+    },
     /// A stage returned an error; the rest of the pipeline was cancelled.
     #[error("stage `{stage}` (instance {instance}) failed: {source}")]
     Stage {

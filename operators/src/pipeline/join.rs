@@ -102,8 +102,8 @@ impl<'p, 'env, L: SegmentRecord + 'env> Flow<'p, 'env, L> {
     {
         let n = self.fan_out.unwrap_or(1);
         let route = if n == 1 { Route::Forward } else { Route::Hash };
-        let left = Flow { route, fan_out: Some(n), ..self };
-        let right = Flow { route, fan_out: Some(n), ..right };
+        let (mut left, mut right) = (self, right);
+        (left.route, left.fan_out, right.route, right.fan_out) = (route, Some(n), route, Some(n));
         let (pipeline, lefts) = left.connect(name);
         let (_, rights) = right.connect(name);
         let memory = pipeline.memory.clone();

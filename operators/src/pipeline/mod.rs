@@ -174,6 +174,14 @@ pub struct Flow<'p, 'env, T> {
     fan_out: Option<usize>,
 }
 
+impl<T> Drop for Flow<'_, '_, T> {
+    fn drop(&mut self) {
+        if !self.producers.is_empty() {
+            self.pipeline.record_error(PipelineError::Unterminated { stage: self.name.clone() });
+        }
+    }
+}
+
 impl<T> fmt::Debug for Flow<'_, '_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Flow")
@@ -223,7 +231,10 @@ impl<'p, 'env, T: SegmentRecord + 'env> Flow<'p, 'env, T> {
     /// Builds the edge to the next stage `next` and schedules this flow's
     /// stage instances; returns the receivers for the next stage.
     fn connect(self, next: &str) -> (&'p Pipeline<'env>, Vec<channel::Receiver<T>>) {
-        let Flow { pipeline, name, producers, route, fan_out } = self;
+        let mut this = self;
+        let producers = std::mem::take(&mut this.producers);
+        let (pipeline, name, route, fan_out) =
+            (this.pipeline, std::mem::take(&mut this.name), this.route, this.fan_out);
         let senders = producers.len().max(1);
         // Forward without `merge()` keeps the parallelism, one to one.
         let receivers = fan_out.unwrap_or(senders);
