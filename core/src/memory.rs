@@ -94,13 +94,18 @@ pub struct MemoryStats {
     pub page_allocations: u64,
     /// Pages taken from the system allocator (the rest were reused).
     pub pages_created: u64,
+    /// Spill files created by operators drawing on this manager.
+    pub spill_files: u64,
+    /// Payload bytes written to spill files.
+    pub spilled_bytes: u64,
 }
 
 impl fmt::Display for MemoryStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "memory: {} in use, peak {} of {} budget ({:.0}%), {} KiB pages, {} page allocations ({} new)",
+            "memory: {} in use, peak {} of {} budget ({:.0}%), {} KiB pages, {} page allocations ({} new), \
+             {} spilled in {} files",
             human_bytes(self.in_use),
             human_bytes(self.peak),
             human_bytes(self.budget),
@@ -108,6 +113,8 @@ impl fmt::Display for MemoryStats {
             self.page_size >> 10,
             self.page_allocations,
             self.pages_created,
+            human_bytes(usize::try_from(self.spilled_bytes).unwrap_or(usize::MAX)),
+            self.spill_files,
         )
     }
 }
@@ -133,6 +140,8 @@ struct ManagerShared {
     peak: AtomicUsize,
     page_allocations: AtomicU64,
     pages_created: AtomicU64,
+    spill_files: AtomicU64,
+    spilled_bytes: AtomicU64,
     pool: ArrayQueue<MemorySegment>,
     /// Backing memory of preallocated pages; declared after `pool` so it is
     /// dropped after the segments in it.
@@ -216,6 +225,8 @@ impl MemoryManager {
                 peak: AtomicUsize::new(0),
                 page_allocations: AtomicU64::new(0),
                 pages_created: AtomicU64::new(0),
+                spill_files: AtomicU64::new(0),
+                spilled_bytes: AtomicU64::new(0),
                 pool: ArrayQueue::new(capacity),
                 slab: None,
             }),
@@ -284,6 +295,8 @@ impl MemoryManager {
             peak: s.peak.load(Ordering::Acquire),
             page_allocations: s.page_allocations.load(Ordering::Relaxed),
             pages_created: s.pages_created.load(Ordering::Relaxed),
+            spill_files: s.spill_files.load(Ordering::Relaxed),
+            spilled_bytes: s.spilled_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -291,6 +304,16 @@ impl MemoryManager {
     pub fn reset_peak(&self) {
         let now = self.shared.in_use.load(Ordering::Acquire);
         self.shared.peak.store(now, Ordering::Release);
+    }
+
+    /// Counts a spill file (called by [`SpillWriter`](crate::SpillWriter)).
+    pub(crate) fn note_spill_file(&self) {
+        self.shared.spill_files.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts spilled payload bytes (called by [`SpillWriter`](crate::SpillWriter)).
+    pub(crate) fn note_spilled_bytes(&self, bytes: u64) {
+        self.shared.spilled_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Pages waiting in the pool for reuse.

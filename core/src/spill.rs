@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tempfile::TempPath;
 use thiserror::Error;
 
-use crate::memory::{MemoryError, MemoryReservation, Page};
+use crate::memory::{MemoryError, MemoryManager, MemoryReservation, Page};
 use crate::view::{ByteSink, ByteSource};
 
 const FILE_MAGIC: &[u8; 8] = b"SEGRSPL1";
@@ -107,6 +107,7 @@ fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Resu
 
 /// Writes a byte stream (or whole pages) into a new spill file.
 pub struct SpillWriter {
+    manager: MemoryManager,
     file: File,
     path: TempPath,
     staging: Page,
@@ -136,7 +137,8 @@ impl SpillWriter {
     /// [`SpillError::Memory`] when no page is left for staging.
     pub fn new(reservation: &MemoryReservation) -> Result<Self, SpillError> {
         let staging = reservation.allocate_page()?;
-        let dir = reservation.manager().spill_dir().to_path_buf();
+        let manager = reservation.manager();
+        let dir = manager.spill_dir().to_path_buf();
         let named = tempfile::Builder::new()
             .prefix("segrec-")
             .suffix(".spill")
@@ -147,7 +149,8 @@ impl SpillWriter {
         header[..8].copy_from_slice(FILE_MAGIC);
         header[8..12].copy_from_slice(&(staging.size() as u32).to_le_bytes());
         file.write_all(&header).map_err(io_error(&path, None))?;
-        Ok(Self { file, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
+        manager.note_spill_file();
+        Ok(Self { manager, file, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
     }
 
     /// The file's path.
@@ -169,6 +172,7 @@ impl SpillWriter {
         write_frame(&mut self.file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
         self.frames += 1;
         self.bytes += self.fill as u64;
+        self.manager.note_spilled_bytes(self.fill as u64);
         self.fill = 0;
         Ok(())
     }
@@ -192,6 +196,7 @@ impl SpillWriter {
         write_frame(&mut self.file, &self.path, self.frames, payload)?;
         self.frames += 1;
         self.bytes += payload.len() as u64;
+        self.manager.note_spilled_bytes(payload.len() as u64);
         Ok(())
     }
 

@@ -225,26 +225,37 @@ impl PagedWriter {
         if bytes.is_empty() {
             return Ok(start);
         }
-        let new = self.pages_for(bytes.len())?;
-        self.append(bytes, new);
+        self.take_pages_for(bytes.len())?;
+        self.append(bytes, start);
         Ok(start)
     }
 
-    /// Takes, all or none, the pages a write of `len` bytes needs beyond the
-    /// room in the current page.
-    fn pages_for(&mut self, len: usize) -> Result<Vec<Page>, MemoryError> {
+    /// Appends to the page list, all or none, the pages a write of `len`
+    /// bytes needs beyond the room in the current page. The pages go
+    /// straight into the list (no temporary vector: this runs once per page
+    /// boundary), and on failure the ones taken go back to the pool.
+    fn take_pages_for(&mut self, len: usize) -> Result<(), MemoryError> {
         let room = self.room_in_page();
         if len <= room {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        self.reservation.allocate_pages((len - room).div_ceil(self.page_size))
+        let before = self.pages.len();
+        for _ in 0..(len - room).div_ceil(self.page_size) {
+            match self.reservation.allocate_page() {
+                Ok(page) => self.pages.push(page),
+                Err(e) => {
+                    self.pages.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// Copies `bytes` to the end of the stream, into the current page and
-    /// then `new` pages, which are exactly enough.
-    fn append(&mut self, bytes: &[u8], new: Vec<Page>) {
-        let start = self.position();
-        self.pages.extend(new);
+    /// Copies `bytes` to the stream from `start` (the position before
+    /// [`take_pages_for`](Self::take_pages_for) added the pages, which are
+    /// exactly enough).
+    fn append(&mut self, bytes: &[u8], start: RecordPointer) {
         let mut page = start.page as usize;
         let mut offset = start.offset as usize;
         let mut rest = bytes;
@@ -295,14 +306,19 @@ impl PagedWriter {
             self.len += len as u64;
             return Ok(start);
         }
-        let new = self.pages_for(len)?;
         let start = self.position();
+        let (pages, offset, written) = (self.pages.len(), self.offset, self.len);
+        self.take_pages_for(len)?;
         let mut scratch = core::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.resize(len, 0);
         let result = fill(&mut scratch);
         if result.is_ok() {
-            self.append(&scratch, new);
+            self.append(&scratch, start);
+        } else {
+            // Nothing appended: the pages taken for it go back.
+            self.pages.truncate(pages);
+            debug_assert_eq!((self.offset, self.len), (offset, written));
         }
         self.scratch = scratch;
         result.map(|()| start)
@@ -408,6 +424,43 @@ impl<'a> PagedReader<'a> {
             page_size,
             scratch: Vec::new(),
         }
+    }
+
+    /// A reader like [`new`](Self::new) that assembles straddling reads in
+    /// `scratch`, a buffer kept from an earlier reader with
+    /// [`into_scratch`](Self::into_scratch): code that opens a short-lived
+    /// reader per record (to read one record at a pointer) then allocates
+    /// nothing once the buffer has grown to the longest record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{MemoryManager, PagedReader, PagedWriter};
+    ///
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let mut writer = PagedWriter::new(memory.reservation("example"));
+    /// let p = writer.write(&[1u8; 4000])?;
+    /// let q = writer.write(&[2u8; 200])?; // straddles the page boundary
+    /// let mut scratch = Vec::new();
+    /// for (at, len) in [(p, 4000), (q, 200), (q, 200)] {
+    ///     let mut reader = PagedReader::with_scratch(writer.pages(), writer.len(), scratch);
+    ///     reader.seek(at)?;
+    ///     assert_eq!(reader.read(len)?.len(), len);
+    ///     scratch = reader.into_scratch();
+    /// }
+    /// assert!(scratch.capacity() >= 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_scratch(pages: &'a [Page], len: u64, scratch: Vec<u8>) -> Self {
+        Self { scratch, ..Self::new(pages, len) }
+    }
+
+    /// Gives up the scratch buffer, for the next
+    /// [`with_scratch`](Self::with_scratch).
+    #[must_use]
+    pub fn into_scratch(self) -> Vec<u8> {
+        self.scratch
     }
 
     /// Bytes read so far (the stream position).

@@ -108,6 +108,8 @@ fn failed_fill_appends_nothing() {
     assert!(writer.write_with(10, |_: &mut [u8]| Err(Refused)).is_err());
     assert!(writer.write_with(10_000, |_: &mut [u8]| Err(Refused)).is_err());
     assert_eq!(writer.len(), 3);
+    assert_eq!(writer.pages().len(), 1, "the pages taken for the failed fill went back");
+    assert_eq!(memory.stats().in_use, 4096);
     let p = writer.write(b"def").unwrap();
     assert_eq!(p.offset, 3);
     assert_eq!(writer.reader().read(6).unwrap(), b"abcdef");

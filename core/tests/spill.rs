@@ -60,6 +60,7 @@ fn round_trip_and_cleanup() {
     let data = stream(100_000);
     let file = write_file(&memory, &data);
     assert_eq!(file.bytes(), 100_000);
+    assert_eq!((memory.stats().spill_files, memory.stats().spilled_bytes), (1, 100_000));
     // `write_with` keeps a chunk that fits a page inside one frame, so a few
     // frames end early.
     assert!((100_000u64.div_ceil(4096)..=100_000u64.div_ceil(4096) + 8).contains(&file.frames()));

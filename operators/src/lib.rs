@@ -2,10 +2,12 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod channel;
+pub mod group;
 pub mod join;
 pub mod pipeline;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+pub use group::GroupByKey;
 pub use sort::{SortError, SortedStream, Sorter, SorterConfig};

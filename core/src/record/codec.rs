@@ -205,6 +205,24 @@ impl<'o> PrefixWriter<'o> {
         self.pos >= self.out.len()
     }
 
+    /// Where the next byte goes; once the buffer is full, at least its
+    /// length.
+    #[inline(always)]
+    #[must_use]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Inverts the bytes written from canonical position `start` on (those
+    /// that fit): the `desc` form of a part written in ascending form.
+    #[inline]
+    pub fn invert_from(&mut self, start: usize) {
+        let end = self.pos.min(self.out.len());
+        for b in &mut self.out[start.min(end)..end] {
+            *b = !*b;
+        }
+    }
+
     /// Appends bytes, dropping what does not fit.
     #[inline(always)]
     pub fn put(&mut self, bytes: &[u8]) {

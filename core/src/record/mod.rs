@@ -161,6 +161,18 @@ pub trait SegmentRecord: Sized {
         let _ = encoded;
         false
     }
+
+    /// Writes the canonical key of an encoded record through `w`, which
+    /// keeps the bytes that fit its buffer: how a parent record puts the key
+    /// of an embedded one into its own normalized key. The derive generates
+    /// a version that writes straight into the buffer; this default builds
+    /// the whole canonical key in a vector first, which allocates.
+    #[doc(hidden)]
+    fn write_key_prefix(encoded: &[u8], w: &mut codec::PrefixWriter<'_>) {
+        let mut key = Vec::new();
+        Self::write_key(encoded, &mut key);
+        w.put(&key);
+    }
 }
 
 /// A zero-copy view of one encoded record, borrowed for `'a`.

@@ -15,7 +15,7 @@ use core::cmp::Ordering;
 use core::fmt::Debug;
 use core::marker::PhantomData;
 
-use super::codec::KeyHasher;
+use super::codec::{KeyHasher, PrefixWriter};
 use super::{DecodeError, EncodeError, FieldKind, RecordRef, SegmentEnum, SegmentRecord};
 
 /// A type that can be a field of a `SegmentRecord` without the macro knowing
@@ -89,6 +89,15 @@ pub trait NestedCodec<T> {
     fn write_norm(fixed: u64, var: &[u8], out: &mut [u8]);
     /// Mixes the canonical key into `h`.
     fn hash_key(fixed: u64, var: &[u8], h: &mut KeyHasher);
+    /// Writes the canonical key of a stored value through `w`, which keeps
+    /// what fits (see [`SegmentRecord::write_key_prefix`]). The default
+    /// builds the key in a vector first; the codecs here override it so that
+    /// a normalized key never allocates.
+    fn write_key_prefix(fixed: u64, var: &[u8], w: &mut PrefixWriter<'_>) {
+        let mut key = Vec::new();
+        Self::write_key(fixed, var, &mut key);
+        w.put(&key);
+    }
 }
 
 /// The codec of a `#[derive(SegmentEnum)]` enum: its index in `BITS` bits; its
@@ -150,6 +159,10 @@ impl<E: SegmentEnum + Debug> NestedCodec<E> for EnumCodec<E> {
     #[inline(always)]
     fn write_norm(fixed: u64, _: &[u8], out: &mut [u8]) {
         out.copy_from_slice(&fixed.to_be_bytes()[8 - Self::KEY_NORM_LEN..]);
+    }
+    #[inline(always)]
+    fn write_key_prefix(fixed: u64, _: &[u8], w: &mut PrefixWriter<'_>) {
+        w.put(&fixed.to_be_bytes()[8 - Self::KEY_NORM_LEN..]);
     }
     #[inline(always)]
     fn hash_key(fixed: u64, _: &[u8], h: &mut KeyHasher) {
@@ -223,6 +236,10 @@ impl<R: SegmentRecord> NestedCodec<R> for RecordCodec<R> {
     #[inline]
     fn write_norm(_: u64, var: &[u8], out: &mut [u8]) {
         R::write_normalized_key(var, out);
+    }
+    #[inline]
+    fn write_key_prefix(_: u64, var: &[u8], w: &mut PrefixWriter<'_>) {
+        R::write_key_prefix(var, w);
     }
     #[inline]
     fn hash_key(_: u64, var: &[u8], h: &mut KeyHasher) {
@@ -329,6 +346,11 @@ macro_rules! prim_nested {
                 out.copy_from_slice(&key(fixed).to_be_bytes()[8 - $klen..]);
             }
             #[inline(always)]
+            fn write_key_prefix(fixed: u64, _: &[u8], w: &mut PrefixWriter<'_>) {
+                let key = |$k: u64| -> u64 { $key };
+                w.put(&key(fixed).to_be_bytes()[8 - $klen..]);
+            }
+            #[inline(always)]
             fn hash_key(fixed: u64, _: &[u8], h: &mut KeyHasher) {
                 let key = |$k: u64| -> u64 { $key };
                 h.write_u64(key(fixed));
@@ -421,9 +443,13 @@ macro_rules! bytes_nested {
                 super::codec::write_escaped(var, false, out);
             }
             fn write_norm(_: u64, var: &[u8], out: &mut [u8]) {
-                let mut w = super::codec::PrefixWriter::new(out, 0);
+                let mut w = PrefixWriter::new(out, 0);
                 w.put_escaped(var, false);
                 w.finish();
+            }
+            #[inline]
+            fn write_key_prefix(_: u64, var: &[u8], w: &mut PrefixWriter<'_>) {
+                w.put_escaped(var, false);
             }
             #[inline]
             fn hash_key(_: u64, var: &[u8], h: &mut KeyHasher) {

@@ -117,7 +117,21 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
     let compares = parts.iter().map(|k| compare(cx, k));
     let hashes = parts.iter().map(|k| hash(cx, k));
     let writes = parts.iter().map(|k| write_key(cx, k));
-    let norm = if static_fixed { norm_fixed(cx, &parts) } else { norm_general(cx, &parts, &slices_e) };
+    let prefix_body = key_prefix(cx, &parts, &slices_e);
+    let norm = if static_fixed {
+        norm_fixed(cx, &parts)
+    } else {
+        let (rt, owner) = (&cx.rt, &cx.owner);
+        quote! {
+            let o: &mut [u8] = match out.get_mut(..#owner::NORMALIZED_KEY_LEN) {
+                ::core::option::Option::Some(o) => o,
+                ::core::option::Option::None => return,
+            };
+            let mut w = #rt::PrefixWriter::new(o, 0);
+            #owner::write_key_prefix(encoded, &mut w);
+            w.finish();
+        }
+    };
     quote! {
         type Key = (#(#key_tys,)*);
 
@@ -159,6 +173,12 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
         #[allow(unused_variables)]
         fn write_normalized_key(encoded: &[u8], out: &mut [u8]) {
             #norm
+        }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn write_key_prefix(encoded: &[u8], w: &mut #rt::PrefixWriter<'_>) {
+            #prefix_body
         }
     }
 }
@@ -392,10 +412,11 @@ fn norm_fixed(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
     }
 }
 
-/// Normalized key with variable or nested parts: the canonical key written
-/// through a truncating cursor.
-fn norm_general(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> TokenStream {
-    let (rt, owner) = (&cx.rt, &cx.owner);
+/// The canonical key written through a truncating cursor `w`, part by part,
+/// stopping once the cursor is full: the body of `write_key_prefix`, and so
+/// the normalized key of keys with variable or nested parts. Nothing here
+/// allocates, also for nested parts whose own key is variable.
+fn key_prefix(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> TokenStream {
     let e = quote!(encoded);
     let mut body = Vec::new();
     for k in parts {
@@ -423,16 +444,16 @@ fn norm_general(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> T
                 let fx = cx.nested_fixed(p, &e);
                 quote!({
                     if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
+                        // A fixed-width key: its straight-line normalized form.
                         let mut __t = [0u8; 64];
                         let __t = &mut __t[..#c::KEY_NORM_LEN];
                         #c::write_norm(#fx, #s, __t);
                         if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
                         w.put(__t);
                     } else {
-                        let mut __t = ::std::vec::Vec::new();
-                        #c::write_key(#fx, #s, &mut __t);
-                        if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
-                        w.put(&__t);
+                        let __start = w.position();
+                        #c::write_key_prefix(#fx, #s, w);
+                        if #desc { w.invert_from(__start); }
                     }
                 })
             }
@@ -451,13 +472,7 @@ fn norm_general(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> T
         }));
     }
     quote! {
-        let o: &mut [u8] = match out.get_mut(..#owner::NORMALIZED_KEY_LEN) {
-            ::core::option::Option::Some(o) => o,
-            ::core::option::Option::None => return,
-        };
         #slices
-        let mut w = #rt::PrefixWriter::new(o, 0);
         #(#body)*
-        w.finish();
     }
 }

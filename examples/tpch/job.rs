@@ -1,0 +1,258 @@
+//! The job's steps, shared by the example's `main` and the integration test.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use segrec::MemoryManager;
+use segrec::prelude::*;
+
+use crate::q3::{Q3Params, Q3Row, format_table, matches_official_sf1};
+use crate::records::{ConvertError, Customer, LineItem, Order, PlainLineItem};
+use crate::report::{StepReport, peak_rss, steps_table};
+use crate::{oracle, tables};
+
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sf: f64,
+    pub memory: usize,
+    pub spill_dir: Option<PathBuf>,
+    /// Page size in bytes (default 32 KiB).
+    pub page_size: Option<usize>,
+    pub verify: bool,
+    pub progress: bool,
+}
+
+/// What came out.
+#[derive(Debug)]
+pub struct Outcome {
+    pub options: Options,
+    pub layouts: String,
+    pub steps: Vec<StepReport>,
+    pub q3: Vec<Q3Row>,
+    /// `Some(true)` when Q3 equals the plain-Rust answer.
+    pub verified: Option<bool>,
+    /// `Some(..)` at scale factor 1, where TPC-H publishes the answer.
+    pub official: Option<bool>,
+    pub memory_stats: segrec::MemoryStats,
+    pub peak_rss: u64,
+    /// Peak RSS right after generating the tables once: the generator's own
+    /// share (its text pool), before any operator ran.
+    pub baseline_rss: u64,
+    pub edges: Vec<String>,
+}
+
+impl Outcome {
+    /// The printed report.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "segrec TPC-H job: scale factor {}, memory budget {}\n",
+            self.options.sf,
+            segrec::memory::human_bytes(self.options.memory)
+        );
+        out.push_str(&self.layouts);
+        let _ = writeln!(out, "\nTPC-H Q3 (shipping priority), top {}:", self.q3.len());
+        out.push_str(&format_table(&self.q3));
+        match self.verified {
+            Some(true) => out.push_str("checked against plain Rust (Vec, HashMap, std sort): identical\n"),
+            Some(false) => out.push_str("checked against plain Rust: DIFFERENT\n"),
+            None => {}
+        }
+        match self.official {
+            Some(true) => out.push_str("checked against TPC-H's published SF 1 answer: identical\n"),
+            Some(false) => out.push_str("checked against TPC-H's published SF 1 answer: DIFFERENT\n"),
+            None => {}
+        }
+        out.push('\n');
+        out.push_str(&steps_table(&self.steps));
+        let _ = writeln!(out, "\n{}", self.memory_stats);
+        let _ = writeln!(
+            out,
+            "manager peak {} of budget {}; process peak RSS {} ({} of it before any operator ran: \
+             tpchgen's text pool and the generators)",
+            segrec::memory::human_bytes(self.memory_stats.peak),
+            segrec::memory::human_bytes(self.memory_stats.budget),
+            segrec::memory::human_bytes(self.peak_rss as usize),
+            segrec::memory::human_bytes(self.baseline_rss as usize)
+        );
+        if !self.edges.is_empty() {
+            out.push_str("pipeline edges:\n");
+            for e in &self.edges {
+                let _ = writeln!(out, "  {e}");
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn progress(options: &Options, len: u64, what: &str) -> ProgressBar {
+    use std::io::IsTerminal;
+    let bar = ProgressBar::new(len);
+    if !options.progress || !std::io::stdout().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let style =
+        ProgressStyle::with_template("{msg:>22} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn layouts() -> String {
+    let mut out = String::new();
+    for layout in [Customer::LAYOUT, Order::LAYOUT, LineItem::LAYOUT] {
+        let _ = writeln!(out, "{layout}");
+    }
+    out
+}
+
+/// Step 1: generate every table once, measuring encoded size against the
+/// same rows as owned Rust structs.
+fn generate(options: &Options) -> Result<StepReport, BoxError> {
+    let mut step = StepReport::new("generate + encode");
+    let start = Instant::now();
+    let (nc, no, nl) = tables::row_counts(options.sf);
+    let bar = progress(options, nc + no + nl, "generate");
+    let mut buf = Vec::new();
+    let mut plain_bytes = 0u64;
+    let mut line_rows = 0u64;
+    let mut line_bytes = 0u64;
+    let mut line_plain = 0u64;
+    macro_rules! encode_all {
+        ($rows:expr, |$r:ident| $plain:expr) => {
+            for row in $rows {
+                let $r = row?;
+                buf.resize($r.encoded_len(), 0);
+                $r.encode(&mut buf)?;
+                step.rows += 1;
+                step.bytes += buf.len() as u64;
+                plain_bytes += $plain;
+                bar.inc(1);
+            }
+        };
+    }
+    encode_all!(tables::customers(options.sf), |c| (size_of::<Customer>()
+        + c.name.len()
+        + c.address.len()
+        + c.phone.len()
+        + c.comment.len()) as u64);
+    encode_all!(tables::orders(options.sf), |o| (size_of::<Order>() + o.comment.len()) as u64);
+    for row in tables::lineitems(options.sf) {
+        let l = row?;
+        buf.resize(l.encoded_len(), 0);
+        l.encode(&mut buf)?;
+        step.rows += 1;
+        step.bytes += buf.len() as u64;
+        line_rows += 1;
+        line_bytes += buf.len() as u64;
+        // The same row held the plain way: String columns, each a heap block.
+        let plain = (size_of::<PlainLineItem>()
+            + l.returnflag.as_str().len()
+            + l.linestatus.as_str().len()
+            + l.shipinstruct.as_str().len()
+            + l.shipmode.as_str().len()
+            + l.comment.len()) as u64;
+        plain_bytes += plain;
+        line_plain += plain;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    step.elapsed = start.elapsed();
+    step.notes.push(format!(
+        "lineitem: {:.1} encoded bytes/row vs {} bytes size_of::<LineItem>() and {:.1} bytes/row as owned Rust structs with Strings",
+        line_bytes as f64 / line_rows.max(1) as f64,
+        size_of::<LineItem>(),
+        line_plain as f64 / line_rows.max(1) as f64,
+    ));
+    step.notes.push(format!(
+        "all tables: {} encoded vs {} as owned Rust structs ({:.2}x denser)",
+        segrec::memory::human_bytes(step.bytes as usize),
+        segrec::memory::human_bytes(plain_bytes as usize),
+        plain_bytes as f64 / step.bytes.max(1) as f64
+    ));
+    Ok(step)
+}
+
+/// Passes rows through until the first conversion error, which it keeps.
+fn until_error<T>(
+    slot: &RefCell<Option<ConvertError>>,
+) -> impl FnMut(Result<T, ConvertError>) -> Option<T> + '_ {
+    move |row| match row {
+        Ok(v) => Some(v),
+        Err(e) => {
+            slot.borrow_mut().get_or_insert(e);
+            None
+        }
+    }
+}
+
+/// The plain-Rust Q3 over freshly generated rows, streaming.
+fn q3_oracle(options: &Options, params: &Q3Params) -> Result<Vec<Q3Row>, BoxError> {
+    let failed = RefCell::new(None);
+    let rows = oracle::q3(
+        params,
+        tables::customers(options.sf).map_while(until_error(&failed)),
+        tables::orders(options.sf).map_while(until_error(&failed)),
+        tables::lineitems(options.sf).map_while(until_error(&failed)),
+    );
+    match failed.into_inner() {
+        Some(e) => Err(Box::new(e)),
+        None => Ok(rows),
+    }
+}
+
+/// Runs every step.
+pub fn run(options: &Options) -> Result<Outcome, BoxError> {
+    let mut builder = MemoryManager::builder().budget(options.memory);
+    if let Some(size) = options.page_size {
+        builder = builder.page_size(size);
+    }
+    if let Some(dir) = &options.spill_dir {
+        builder = builder.spill_dir(dir);
+    }
+    let memory = builder.build()?;
+    let params = Q3Params::default();
+    let mut steps = vec![generate(options)?];
+    let baseline_rss = peak_rss();
+
+    let q3 = crate::q3::run_segrec(options, &memory, &params, &mut steps)?;
+    steps.push(crate::sort_step::run(options, &memory)?);
+    let memory_stats = memory.stats();
+    let rss = peak_rss();
+
+    let verified = if options.verify {
+        let start = Instant::now();
+        let expected = q3_oracle(options, &params)?;
+        let mut step = StepReport::new("q3 check (plain Rust)");
+        step.elapsed = start.elapsed();
+        step.rows = expected.len() as u64;
+        steps.push(step);
+        Some(expected == q3)
+    } else {
+        None
+    };
+    let official = ((options.sf - 1.0).abs() < f64::EPSILON).then(|| matches_official_sf1(&q3));
+    let _ = Duration::ZERO;
+    Ok(Outcome {
+        options: options.clone(),
+        layouts: layouts(),
+        steps,
+        q3,
+        verified,
+        official,
+        memory_stats,
+        peak_rss: rss,
+        baseline_rss,
+        edges: Vec::new(),
+    })
+}
