@@ -10,9 +10,8 @@
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crossbeam_queue::ArrayQueue;
 use segrec_core::{MemoryManager, Page};
 
 use super::error::PoolError;
@@ -22,7 +21,9 @@ use super::error::PoolError;
 pub const DEFAULT_POOL_PAGES: usize = 256;
 
 pub(crate) struct PoolShared {
-    free: ArrayQueue<Page>,
+    /// Free pages, used as a stack: the page returned last is lent first,
+    /// so a few hot pages circulate in cache instead of the whole pool.
+    free: Mutex<Vec<Page>>,
     total: usize,
     page_size: usize,
     cancelled: AtomicBool,
@@ -38,8 +39,13 @@ impl PoolShared {
     }
 
     /// One page, if any is free.
+    fn free(&self) -> std::sync::MutexGuard<'_, Vec<Page>> {
+        // Pushing and popping cannot leave the vector inconsistent.
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn try_take(self: &Arc<Self>, floating: bool, owner: usize) -> Option<Buffer> {
-        self.free.pop().map(|page| Buffer {
+        self.free().pop().map(|page| Buffer {
             page: ManuallyDrop::new(page),
             pool: Arc::clone(self),
             floating,
@@ -104,14 +110,9 @@ impl BufferPool {
         let reservation = memory.reservation("network-buffers");
         let taken =
             reservation.allocate_pages(pages).map_err(|source| PoolError::Memory { pages, source })?;
-        let free = ArrayQueue::new(pages);
-        for page in taken {
-            // The queue's capacity is exactly `pages`.
-            let _ = free.push(page);
-        }
         Ok(Self {
             shared: Arc::new(PoolShared {
-                free,
+                free: Mutex::new(taken),
                 total: pages,
                 page_size: memory.page_size(),
                 cancelled: AtomicBool::new(false),
@@ -137,7 +138,7 @@ impl BufferPool {
     /// Buffers not lent to any channel now.
     #[must_use]
     pub fn available(&self) -> usize {
-        self.shared.free.len()
+        self.shared.free().len()
     }
 
     /// Bytes of one buffer.
@@ -185,8 +186,6 @@ impl Drop for Buffer {
     fn drop(&mut self) {
         // SAFETY: `drop` runs once and `self.page` is not used after it.
         let page = unsafe { ManuallyDrop::take(&mut self.page) };
-        // The queue holds every page of the pool, so there is room; were there
-        // not, the page would go back to the memory manager instead.
-        let _ = self.pool.free.push(page);
+        self.pool.free().push(page);
     }
 }
