@@ -17,8 +17,10 @@ pub mod __private {
 pub mod prelude {
     pub use segrec_core::{RecordRef, SegmentEnum, SegmentRecord};
     pub use segrec_macros::{SegmentEnum, SegmentRecord};
+    pub use segrec_operators::channel::{BufferPool, ChannelConfig, Receiver, Sender};
     pub use segrec_operators::group::GroupByKey;
     pub use segrec_operators::join::{HashJoin, JoinError, JoinType, MergeJoin, RecordSource, Records};
+    pub use segrec_operators::pipeline::{Pipeline, PipelineError, PipelineReport};
     pub use segrec_operators::sort::{SortError, SortedStream, Sorter, SorterConfig};
 }
 

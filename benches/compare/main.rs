@@ -4,6 +4,7 @@
 //! `cargo bench --bench compare -- [filter...]`; `SEGREC_BENCH_N` sets the
 //! record count (default 10M).
 
+mod channel;
 mod derive;
 mod harness;
 mod join;
@@ -17,4 +18,5 @@ fn main() {
     derive::run(&cfg);
     sort::run(&cfg);
     join::run(&cfg);
+    channel::run(&cfg);
 }

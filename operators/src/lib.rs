@@ -1,8 +1,10 @@
 //! segrec-operators: sort, join and backpressured channels on binary records.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod channel;
 pub mod group;
 pub mod join;
+pub mod pipeline;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod testkit;
