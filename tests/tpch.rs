@@ -1,7 +1,8 @@
 //! The main job end to end at a small scale factor: Q3 through segrec's
 //! joins, sort and grouping equals Q3 over the same tpchgen rows in plain
 //! Rust, with a comfortable budget and with one so small that every join and
-//! sort spills; the lineitem sort comes out in order; the manager's peak
+//! sort spills; the lineitem sort comes out in order and the shuffle delivers
+//! every row to exactly one consumer; the manager's peak
 //! stays within the budget and no spill file is left.
 
 // The example's modules are compiled into this test; the CLI-only parts are
@@ -18,6 +19,8 @@ mod q3;
 mod records;
 #[path = "../examples/tpch/report.rs"]
 mod report;
+#[path = "../examples/tpch/shuffle_step.rs"]
+mod shuffle_step;
 #[path = "../examples/tpch/sort_step.rs"]
 mod sort_step;
 #[path = "../examples/tpch/spool.rs"]
@@ -53,6 +56,10 @@ fn q3_matches_plain_rust_in_memory_and_when_everything_spills() {
         assert!(stats.peak <= stats.budget, "peak {} over budget {}", stats.peak, stats.budget);
         let sorted = step(outcome, "sort lineitem");
         assert!(sorted.rows > 50_000, "the whole lineitem table was sorted: {}", sorted.rows);
+        // The shuffle checks itself (sums, one consumer per key) and fails
+        // the job otherwise; here: it saw the same table.
+        assert_eq!(step(outcome, "shuffle lineitem x4").rows, sorted.rows);
+        assert!(!outcome.edges.is_empty(), "pipeline edges are reported");
     }
     assert_eq!(roomy.q3, tight.q3, "the budget changed the answer");
 

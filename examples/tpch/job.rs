@@ -211,6 +211,42 @@ fn q3_oracle(options: &Options, params: &Q3Params) -> Result<Vec<Q3Row>, BoxErro
     }
 }
 
+/// A pipeline whose buffer pool is a share of the budget: a quarter of it,
+/// at most Flink's 256 local buffers, and at least the `exclusive` buffers
+/// its channels own plus two to float, so tiny budgets still run (slower).
+pub(crate) fn pipeline<'env>(
+    memory: &MemoryManager,
+    exclusive: usize,
+) -> Result<segrec::operators::pipeline::Pipeline<'env>, BoxError> {
+    use segrec::operators::channel::{BufferPool, ChannelConfig};
+    let pages = (memory.budget_pages() / 4).clamp(exclusive + 2, 256);
+    let pool = BufferPool::new(memory, pages)?;
+    Ok(segrec::operators::pipeline::Pipeline::with_pool(memory, pool, ChannelConfig::default())?)
+}
+
+/// One line per edge of a pipeline: records, buffers, blocked time and the
+/// backpressure level.
+fn edge_lines(pipeline: &str, report: &segrec::operators::pipeline::PipelineReport) -> Vec<String> {
+    report
+        .edges
+        .iter()
+        .map(|e| {
+            format!(
+                "{pipeline}: {:<34} {:>9} records {:>6} buffers  blocked {:>8.1?}  idle {:>8.1?}  max {}/{} buffers in flight  backpressure {:.0}% {}",
+                e.name,
+                e.records,
+                e.buffers,
+                e.blocked,
+                e.idle,
+                e.max_buffers_in_flight,
+                e.credit_limit,
+                e.backpressure_ratio() * 100.0,
+                e.backpressure()
+            )
+        })
+        .collect()
+}
+
 /// Runs every step.
 pub fn run(options: &Options) -> Result<Outcome, BoxError> {
     let mut builder = MemoryManager::builder().budget(options.memory);
@@ -226,7 +262,13 @@ pub fn run(options: &Options) -> Result<Outcome, BoxError> {
     let baseline_rss = peak_rss();
 
     let q3 = crate::q3::run_segrec(options, &memory, &params, &mut steps)?;
-    steps.push(crate::sort_step::run(options, &memory)?);
+    let mut edges = Vec::new();
+    let (step, report) = crate::sort_step::run(options, &memory)?;
+    steps.push(step);
+    edges.extend(edge_lines("sort", &report));
+    let (step, report) = crate::shuffle_step::run(options, &memory)?;
+    steps.push(step);
+    edges.extend(edge_lines("shuffle", &report));
     let memory_stats = memory.stats();
     let rss = peak_rss();
 
@@ -253,6 +295,6 @@ pub fn run(options: &Options) -> Result<Outcome, BoxError> {
         memory_stats,
         peak_rss: rss,
         baseline_rss,
-        edges: Vec::new(),
+        edges,
     })
 }

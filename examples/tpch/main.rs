@@ -8,6 +8,7 @@ mod oracle;
 mod q3;
 mod records;
 mod report;
+mod shuffle_step;
 mod sort_step;
 mod spool;
 mod tables;
