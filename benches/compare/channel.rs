@@ -15,20 +15,7 @@ use segrec::operators::channel::{self, BufferPool, ChannelConfig, EdgeSnapshot};
 use segrec::prelude::*;
 
 use crate::harness::{Config, Rng, info, ratio, timed};
-
-/// The benchmark record: 26 bytes encoded, 32 in memory.
-#[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
-pub struct Rec {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
-}
+use crate::record::Rec;
 
 /// A record carrying an opaque body, for the bytes workload.
 #[derive(SegmentRecord, Debug, Clone, PartialEq)]
@@ -36,22 +23,6 @@ pub struct Blob {
     #[segment(key)]
     key: u64,
     body: Vec<u8>,
-}
-
-#[inline]
-fn make(rng: &mut Rng) -> Rec {
-    let x = rng.next_u64();
-    let y = rng.next_u64();
-    Rec {
-        key: x.rotate_left(17) ^ y,
-        a: x as u32,
-        b: (x >> 32) as i32,
-        price: (y >> 11) as f64 / 1e6,
-        flag1: y & 1 != 0,
-        flag2: y & 2 != 0,
-        flag3: y & 4 != 0,
-        tag: (y >> 3) as u8,
-    }
 }
 
 fn setup() -> (MemoryManager, BufferPool) {
@@ -102,7 +73,7 @@ fn records(cfg: &Config) {
                     s.spawn(move || {
                         let mut rng = Rng::new(3);
                         for _ in 0..n {
-                            tx.send(make(&mut rng)).expect("receiver alive");
+                            tx.send(Rec::random(&mut rng)).expect("receiver alive");
                         }
                     });
                     let mut sum = 0u64;
@@ -123,7 +94,7 @@ fn records(cfg: &Config) {
                     s.spawn(move || {
                         let mut rng = Rng::new(3);
                         for _ in 0..n {
-                            tx.send(make(&mut rng)).expect("receiver alive");
+                            tx.send(Rec::random(&mut rng)).expect("receiver alive");
                         }
                     });
                     let mut sum = 0u64;
@@ -273,7 +244,7 @@ fn shuffle(cfg: &Config) {
                         .collect();
                     let mut rng = Rng::new(3);
                     for _ in 0..n {
-                        tx.send(make(&mut rng)).expect("receivers alive");
+                        tx.send(Rec::random(&mut rng)).expect("receivers alive");
                     }
                     drop(tx);
                     hs.into_iter().map(|h| h.join().expect("consumer")).fold(0u64, u64::wrapping_add)
@@ -302,7 +273,7 @@ fn shuffle(cfg: &Config) {
                         .collect();
                     let mut rng = Rng::new(3);
                     for _ in 0..n {
-                        let r = make(&mut rng);
+                        let r = Rec::random(&mut rng);
                         let h = r.key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                         txs[(h >> 62) as usize].send(r).expect("receivers alive");
                     }

@@ -6,20 +6,7 @@ use std::hint::black_box;
 use segrec::prelude::*;
 
 use crate::harness::{Config, Rng, info, ratio, timed};
-
-/// The benchmark record: 26 bytes encoded, 32 in memory.
-#[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
-pub struct Bench {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
-}
+use crate::record::Rec as Bench;
 
 /// Bytes per record of the hand-written codec (bools as bytes).
 const HAND: usize = 28;

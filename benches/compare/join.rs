@@ -19,45 +19,18 @@ use segrec::operators::join::{HashJoin, JoinError, JoinType, MergeJoin, Records}
 use segrec::prelude::*;
 
 use crate::harness::{Config, Rng, info, peak_rss, ratio, timed};
-
-/// The benchmark record: 26 bytes encoded.
-#[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
-pub struct Rec {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
-}
+use crate::record::Rec;
 
 /// Spreads build indexes over the key space; a bijection, so keys are unique.
 const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
-fn rec(rng: &mut Rng, key: u64) -> Rec {
-    let r = rng.next_u64();
-    Rec {
-        key,
-        a: r as u32,
-        b: (r >> 32) as i32,
-        price: (r >> 11) as f64,
-        flag1: r & 1 != 0,
-        flag2: r & 2 != 0,
-        flag3: r & 4 != 0,
-        tag: (r >> 8) as u8,
-    }
-}
-
 fn inputs(n: usize) -> (Vec<Rec>, Vec<Rec>) {
     let nb = (n / 10).max(1) as u64;
     let mut rng = Rng::new(7);
-    let build = (0..nb).map(|i| rec(&mut rng, i.wrapping_mul(SPREAD))).collect();
+    let build = (0..nb).map(|i| Rec::with_key(&mut rng, i.wrapping_mul(SPREAD))).collect();
     let probe = (0..n).map(|_| {
         let j = rng.next_u64() % (2 * nb);
-        rec(&mut rng, j.wrapping_mul(SPREAD))
+        Rec::with_key(&mut rng, j.wrapping_mul(SPREAD))
     });
     (build, probe.collect())
 }

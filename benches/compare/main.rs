@@ -9,6 +9,7 @@ mod derive;
 mod harness;
 mod join;
 mod paged;
+mod record;
 mod sort;
 
 fn main() {
