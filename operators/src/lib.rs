@@ -1,5 +1,6 @@
 //! segrec-operators: sort, join and backpressured channels on binary records.
 #![warn(missing_docs, missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod channel;
 pub mod group;
