@@ -15,13 +15,36 @@ use crate::sort::{SortError, SortedStream};
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
+/// use segrec_core::MemoryManager;
+/// use segrec_macros::SegmentRecord;
+/// use segrec_operators::{GroupByKey, SortError, Sorter};
+///
+/// #[derive(SegmentRecord, Debug, Clone, PartialEq)]
+/// #[segment(crate = "segrec_core")]
+/// struct Sale {
+///     #[segment(key)]
+///     shop: u16,
+///     amount: i64,
+/// }
+///
+/// let memory = MemoryManager::new(4 << 20);
+/// let mut sorter = Sorter::<Sale>::new(&memory)?;
+/// for i in 0..1000 {
+///     sorter.push(&Sale { shop: i % 3, amount: i64::from(i) })?;
+/// }
 /// let mut groups = GroupByKey::new(sorter.finish()?);
+/// let mut totals = Vec::new();
 /// let mut total = 0i64;
-/// while let Some(n) = groups.next_group(|r| { total += r.amount(); Ok::<_, SortError>(()) })? {
-///     println!("{n} records, total {total}");
+/// while let Some(n) = groups.next_group(|s: SaleRef<'_>| {
+///     total += s.amount();
+///     Ok::<_, SortError>(())
+/// })? {
+///     totals.push((n, total));
 ///     total = 0;
 /// }
+/// assert_eq!(totals, [(334, 166_833), (333, 166_167), (333, 166_500)]);
+/// # Ok::<(), SortError>(())
 /// ```
 pub struct GroupByKey<T: SegmentRecord> {
     stream: SortedStream<T>,

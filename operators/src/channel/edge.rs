@@ -108,8 +108,37 @@ fn single<X>(v: Vec<X>) -> Result<X, PoolError> {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
+/// use segrec_core::{MemoryManager, RecordRef};
+/// use segrec_macros::SegmentRecord;
+/// use segrec_operators::channel::{BufferPool, ChannelConfig, channel};
+///
+/// #[derive(SegmentRecord, Debug, Clone, PartialEq)]
+/// #[segment(crate = "segrec_core")]
+/// struct Row {
+///     #[segment(key)]
+///     id: u64,
+///     name: String,
+/// }
+///
+/// let memory = MemoryManager::new(4 << 20);
+/// let pool = BufferPool::new(&memory, 16)?;
 /// let (mut tx, mut rx) = channel::<Row>(&pool, ChannelConfig::default())?;
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         for id in 0..1000 {
+///             tx.send(Row { id, name: format!("row {id}") }).expect("receiver alive");
+///         }
+///         // Dropping the sender flushes and closes the channel.
+///     });
+///     let mut expected = 0;
+///     while let Some(row) = rx.next_ref().expect("channel intact") {
+///         assert_eq!((row.id(), row.name()), (expected, format!("row {expected}").as_str()));
+///         expected += 1;
+///     }
+///     assert_eq!(expected, 1000);
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn channel<T: SegmentRecord>(
     pool: &BufferPool,

@@ -17,15 +17,38 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! use segrec_core::MemoryManager;
+//! use segrec_macros::SegmentRecord;
+//! use segrec_operators::pipeline::Pipeline;
+//!
+//! #[derive(SegmentRecord, Debug, Clone, PartialEq)]
+//! #[segment(crate = "segrec_core")]
+//! struct Order {
+//!     #[segment(key)]
+//!     customer: u32,
+//!     amount: i64,
+//! }
+//!
+//! let memory = MemoryManager::new(32 << 20);
+//! let orders = (0..10_000u32).map(|i| Order { customer: i % 100, amount: i64::from(i % 300) });
+//! let big = AtomicU64::new(0);
 //! let pipeline = Pipeline::new(&memory)?;
 //! pipeline
 //!     .source("orders", orders)
-//!     .filter("big", |o: OrderRef<'_>| o.amount() > 100)
+//!     .filter("big", |o: &OrderRef<'_>| o.amount() > 100)
 //!     .partition_by_key(4)
 //!     .sort("by customer")
-//!     .sink("print", |o: Order| { println!("{o:?}"); Ok::<_, std::io::Error>(()) });
+//!     .sink("count", |_o: Order| {
+//!         big.fetch_add(1, Ordering::Relaxed);
+//!         Ok::<_, std::io::Error>(())
+//!     });
 //! let report = pipeline.run()?;
+//! assert_eq!(big.load(Ordering::Relaxed), (0..10_000).filter(|i| i % 300 > 100).count() as u64);
+//! println!("{report}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod error;
