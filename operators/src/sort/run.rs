@@ -7,8 +7,9 @@ use std::path::Path;
 use segrec_core::frame::{self, WriteError};
 use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
 
+use super::Buffer;
 use super::SortError;
-use super::buffer::{PREFETCH, SortBuffer, prefetch_record, record_bytes};
+use super::buffer::{PREFETCH, prefetch_record, record_bytes};
 use super::index::pointer;
 use super::keys::KeyCodec;
 
@@ -30,11 +31,18 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
 
 /// Writes the buffer's records, in index order, as one run file.
 pub(crate) fn write_run<T: SegmentRecord>(
-    buffer: &SortBuffer<T>,
+    buffer: &Buffer<T>,
     reservation: &MemoryReservation,
     dir: &Path,
 ) -> Result<SpillFile, SortError> {
     let mut writer = SpillWriter::new_in(reservation, dir)?;
+    let buffer = match buffer {
+        Buffer::Indexed(b) => b,
+        Buffer::Fixed(b) => {
+            b.for_each_record(|bytes| frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error))?;
+            return Ok(writer.finish()?);
+        }
+    };
     let (pages, index) = buffer.parts();
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();

@@ -1,0 +1,510 @@
+//! The sort buffer for fixed-size records with fixed-width keys: each entry
+//! is `[normalized key | record bytes]`, and the entries themselves are
+//! sorted, so reading back (or spilling) walks the pages sequentially with
+//! no pointer chasing.
+//!
+//! # Algorithm
+//!
+//! An MSD radix sort (McIlroy, Bostic and McIlroy, "Engineering Radix
+//! Sort", 1993) on the big-endian key bytes at the head of each entry, over
+//! budgeted pages (pre-faulted from the pool):
+//!
+//! 1. skip the leading key bits all entries share (tracked while pushing);
+//! 2. a range larger than the scratch pages is scattered by its next digit
+//!    (up to 13 bits) into the twin page set, with a write prefetch ahead of
+//!    each bucket's write pointer, and each bucket is sorted recursively;
+//! 3. a range that fits the scratch pages (a few pages, staying in L2) is
+//!    scattered by a digit of about `log2(size)` bits into them, and each
+//!    sub-bucket is finished by insertion sort on the keys (a comparison
+//!    sort for the rare large one) while being copied back.
+//!
+//! Every scatter is a stable counting pass and the finishing sorts break key
+//! ties by position, so equal keys keep push order: the sort is stable by
+//! construction. Entries never straddle pages: a page holds
+//! `page_size / ENTRY` of them, and positions are `page << shift | offset`.
+
+use core::marker::PhantomData;
+
+use segrec_core::{MemoryError, MemoryReservation, Page, SegmentRecord};
+
+use super::SortError;
+use super::buffer::Pushed;
+use super::prefetch::prefetch_ptr;
+
+/// The widest entry kept on this path; wider records use the index.
+pub(crate) const MAX_ENTRY: usize = 64;
+/// The widest key (in normalized bytes) sorted on this path.
+const MAX_KEY: usize = 12;
+/// Widest digit of a scatter pass over pages.
+const MAX_DIGIT: u32 = 11;
+/// Widest digit of the in-cache pass.
+const MAX_SMALL_DIGIT: u32 = 11;
+/// Sub-buckets up to this size finish by insertion sort.
+const INSERTION_MAX: usize = 24;
+/// Most scratch pages (the in-cache working set).
+const MAX_SCRATCH: usize = 8;
+/// Bytes ahead of a bucket's write pointer prefetched while scattering.
+const WRITE_AHEAD: usize = 256;
+/// Bytes ahead of a sequential read prefetched while scattering.
+const READ_AHEAD: usize = 1024;
+
+/// Whether records of `T` can use this path at all.
+pub(crate) fn eligible<T: SegmentRecord>(prefix_len: usize) -> bool {
+    let key = T::NORMALIZED_KEY_LEN;
+    T::ENCODED_SIZE.is_some()
+        && !T::NORMALIZED_KEY_IS_PREFIX
+        && key <= MAX_KEY
+        && prefix_len >= key.min(12)
+        && FixedBuffer::<T>::ENTRY <= MAX_ENTRY
+}
+
+/// Which page set a range lives in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Main,
+    Spare,
+}
+
+/// Sorted-in-place entries `[key | record]` in pages.
+#[derive(Debug)]
+pub(crate) struct FixedBuffer<T> {
+    reservation: MemoryReservation,
+    main: Vec<Page>,
+    spare: Vec<Page>,
+    scratch: Vec<Page>,
+    len: usize,
+    page_size: usize,
+    shift: u32,
+    per_page: usize,
+    /// Next write position (`page << shift | offset`).
+    tail: usize,
+    first: u128,
+    diff: u128,
+    counts: Vec<usize>,
+    /// `key << 32 | offset` slots of the in-cache pass.
+    slots: Vec<u128>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SegmentRecord> FixedBuffer<T> {
+    /// Normalized key bytes at the head of an entry.
+    const KEY: usize = T::NORMALIZED_KEY_LEN;
+    /// Encoded record bytes.
+    const REC: usize = match T::ENCODED_SIZE {
+        Some(n) => n,
+        None => 0,
+    };
+    /// Bytes of one entry: at least 16 (the key is read as one `u128`) and
+    /// 3 past the key (a digit is read as one `u32`).
+    pub(crate) const ENTRY: usize = {
+        let e = Self::KEY + Self::REC;
+        let e = if e < Self::KEY + 3 { Self::KEY + 3 } else { e };
+        if e < 16 { 16 } else { e }
+    };
+    const KEY_BITS: u32 = (Self::KEY * 8) as u32;
+
+    pub(crate) fn new(reservation: MemoryReservation) -> Self {
+        let page_size = reservation.page_size();
+        Self {
+            page_size,
+            shift: page_size.trailing_zeros(),
+            per_page: page_size / Self::ENTRY,
+            reservation,
+            main: Vec::new(),
+            spare: Vec::new(),
+            scratch: Vec::new(),
+            len: 0,
+            tail: 0,
+            first: 0,
+            diff: 0,
+            counts: Vec::new(),
+            slots: Vec::new(),
+            _t: PhantomData,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// The key of the entry at `bytes` (its first `ENTRY` bytes), big-endian
+    /// and left-aligned.
+    #[inline(always)]
+    fn key_of(bytes: &[u8]) -> u128 {
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&bytes[..16]);
+        let k = u128::from_be_bytes(w);
+        if Self::KEY >= 16 { k } else { k & !(u128::MAX >> Self::KEY_BITS) }
+    }
+
+    /// The position after `pos`, skipping a page's unused tail.
+    #[inline(always)]
+    fn step(&self, pos: usize) -> usize {
+        let next = pos + Self::ENTRY;
+        if (next & (self.page_size - 1)) + Self::ENTRY > self.page_size {
+            (next & !(self.page_size - 1)) + self.page_size
+        } else {
+            next
+        }
+    }
+
+    /// The position of entry `i`.
+    #[inline]
+    fn pos(&self, i: usize) -> usize {
+        ((i / self.per_page) << self.shift) + (i % self.per_page) * Self::ENTRY
+    }
+
+    #[inline(always)]
+    fn at(pages: &[Page], shift: u32, pos: usize) -> &[u8] {
+        let off = pos & ((1 << shift) - 1);
+        &pages[pos >> shift].as_slice()[off..off + Self::ENTRY]
+    }
+
+    /// Appends one record, encoded by `fill` into its entry.
+    #[inline]
+    pub(crate) fn try_push(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<Pushed, SortError> {
+        debug_assert_eq!(len, Self::REC);
+        if (self.tail >> self.shift) >= self.main.len() && !self.grow()? {
+            return Ok(Pushed::Full);
+        }
+        let off = self.tail & (self.page_size - 1);
+        let entry = &mut self.main[self.tail >> self.shift].as_mut_slice()[off..off + Self::ENTRY];
+        let (key, rest) = entry.split_at_mut(Self::KEY);
+        let record = &mut rest[..Self::REC];
+        fill(record)?;
+        T::write_normalized_key(record, key);
+        let k = Self::key_of(entry);
+        if self.len == 0 {
+            self.first = k;
+        }
+        self.diff |= k ^ self.first;
+        self.len += 1;
+        self.tail = self.step(self.tail);
+        Ok(Pushed::Done)
+    }
+
+    #[cold]
+    fn grow(&mut self) -> Result<bool, MemoryError> {
+        let take = |r: &MemoryReservation| match r.allocate_page() {
+            Ok(p) => Ok(Some(p)),
+            Err(MemoryError::Exhausted { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let Some(main) = take(&self.reservation)? else { return Ok(false) };
+        let Some(spare) = take(&self.reservation)? else { return Ok(false) };
+        // Scratch: two pages first (so the sorter's minimum is `MIN_PAGES`,
+        // as on the index path), then more as the buffer grows (an eighth of
+        // it at most), up to `MAX_SCRATCH`.
+        while self.scratch.len() < 2 {
+            let Some(p) = take(&self.reservation)? else { return Ok(false) };
+            self.scratch.push(p);
+        }
+        if self.scratch.len() < (2 + self.main.len() / 8).min(MAX_SCRATCH)
+            && let Some(p) = take(&self.reservation)?
+        {
+            self.scratch.push(p);
+        }
+        if self.main.len() == self.main.capacity() {
+            let more = self.main.len().max(4) * 3;
+            self.main.reserve_exact(more);
+            self.spare.reserve_exact(more);
+        }
+        self.main.push(main);
+        self.spare.push(spare);
+        Ok(true)
+    }
+
+    /// Forgets the entries, keeping the pages for the next run.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.tail = 0;
+        self.diff = 0;
+    }
+
+    /// Gives up the pages holding the sorted entries (in order, `len` of
+    /// them), releasing the sort's twin and scratch pages.
+    pub(crate) fn into_pages(mut self) -> (Vec<Page>, usize) {
+        let used = self.len.div_ceil(self.per_page);
+        self.main.truncate(used);
+        (core::mem::take(&mut self.main), self.len)
+    }
+
+    /// Calls `f` with each record's bytes in (sorted) order.
+    pub(crate) fn for_each_record<E>(&self, mut f: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut pos = 0;
+        for _ in 0..self.len {
+            let e = Self::at(&self.main, self.shift, pos);
+            f(&e[Self::KEY..Self::KEY + Self::REC])?;
+            pos = self.step(pos);
+        }
+        Ok(())
+    }
+
+    /// Sorts the entries by key, equal keys in push order.
+    pub(crate) fn sort(&mut self) {
+        if self.len < 2 {
+            return;
+        }
+        if self.counts.len() < (1 << MAX_DIGIT) + 1 {
+            self.counts = vec![0; (1 << MAX_DIGIT) + 1];
+        }
+        let diff = self.diff;
+        self.sort_range(0, self.len, Side::Main, Some(diff), 0, (0, 0));
+    }
+
+    fn pages(&self, side: Side) -> &[Page] {
+        match side {
+            Side::Main => &self.main,
+            Side::Spare => &self.spare,
+        }
+    }
+
+    /// OR of every key XOR the first one over `[lo, hi)` of `side`.
+    fn range_diff(&self, lo: usize, hi: usize, side: Side) -> u128 {
+        let pages = self.pages(side);
+        let mut pos = self.pos(lo);
+        let first = Self::key_of(Self::at(pages, self.shift, pos));
+        let mut diff = 0;
+        for _ in lo..hi {
+            diff |= Self::key_of(Self::at(pages, self.shift, pos)) ^ first;
+            pos = self.step(pos);
+        }
+        diff
+    }
+
+    /// `d` bits of the entry's key starting at key bit `bit`.
+    #[inline(always)]
+    fn digit(e: &[u8], bit: u32, d: u32) -> usize {
+        let at = (bit / 8) as usize;
+        let w = u32::from_be_bytes([e[at], e[at + 1], e[at + 2], e[at + 3]]);
+        ((w << (bit % 8)) >> (32 - d)) as usize
+    }
+
+    /// Sorts `[lo, hi)` of `side` (keys sharing their first `known` bits;
+    /// `diff` when already known) into main.
+    fn sort_range(
+        &mut self,
+        lo: usize,
+        hi: usize,
+        side: Side,
+        diff: Option<u128>,
+        known: u32,
+        next: (usize, usize),
+    ) {
+        let m = hi - lo;
+        if m <= 1 {
+            self.copy_to_main(lo, hi, side);
+            return;
+        }
+        let scratch_cap = self.scratch.len() * self.per_page;
+        if m <= scratch_cap {
+            self.sort_small(lo, hi, side, known, next);
+            return;
+        }
+        let diff = diff.unwrap_or_else(|| self.range_diff(lo, hi, side));
+        if diff == 0 {
+            self.copy_to_main(lo, hi, side);
+            return;
+        }
+        let bit = diff.leading_zeros();
+        let want = (usize::BITS - (m / self.per_page).leading_zeros()).clamp(1, MAX_DIGIT);
+        let d = want.min(Self::KEY_BITS - bit);
+        let buckets = 1usize << d;
+        let shift = self.shift;
+        let mut counts = core::mem::take(&mut self.counts);
+        counts[..buckets].fill(0);
+        {
+            let pages = self.pages(side);
+            let mut pos = self.pos(lo);
+            for _ in lo..hi {
+                counts[Self::digit(Self::at(pages, shift, pos), bit, d)] += 1;
+                pos = self.step(pos);
+            }
+        }
+        let mut starts = Vec::with_capacity(buckets + 1);
+        let mut cursor = Vec::with_capacity(buckets);
+        let mut at = lo;
+        for &c in &counts[..buckets] {
+            starts.push(at);
+            cursor.push(self.pos(at));
+            at += c;
+        }
+        starts.push(hi);
+        self.counts = counts;
+        let start = self.pos(lo);
+        let page_size = self.page_size;
+        {
+            let (src, dst) = match side {
+                Side::Main => (&self.main, &mut self.spare),
+                Side::Spare => (&self.spare, &mut self.main),
+            };
+            let mask = page_size - 1;
+            let mut pos = start;
+            for _ in lo..hi {
+                let e = Self::at(src, shift, pos);
+                prefetch_ptr(e.as_ptr().wrapping_add(READ_AHEAD));
+                let b = Self::digit(e, bit, d);
+                let to = cursor[b];
+                let page = dst[to >> shift].as_mut_slice();
+                let off = to & mask;
+                page[off..off + Self::ENTRY].copy_from_slice(e);
+                prefetch_ptr(page.as_ptr().wrapping_add(off + WRITE_AHEAD));
+                let next = to + Self::ENTRY;
+                cursor[b] =
+                    if (next & mask) + Self::ENTRY > page_size { (next & !mask) + page_size } else { next };
+                let next = pos + Self::ENTRY;
+                pos = if (next & mask) + Self::ENTRY > page_size { (next & !mask) + page_size } else { next };
+            }
+        }
+        let other = if side == Side::Main { Side::Spare } else { Side::Main };
+        for b in 0..buckets {
+            let (s, e) = (starts[b], starts[b + 1]);
+            if s < e {
+                let next = (e, starts[(b + 2).min(buckets)]);
+                self.sort_range(s, e, other, None, bit + d, next);
+            }
+        }
+    }
+
+    /// Copies `[lo, hi)` from `side` to main (nothing when it is main).
+    fn copy_to_main(&mut self, lo: usize, hi: usize, side: Side) {
+        if side == Side::Main {
+            return;
+        }
+        let shift = self.shift;
+        let mut pos = self.pos(lo);
+        for _ in lo..hi {
+            let next = self.step(pos);
+            let off = pos & (self.page_size - 1);
+            let (src, dst) = (&self.spare[pos >> shift], &mut self.main[pos >> shift]);
+            dst.as_mut_slice()[off..off + Self::ENTRY]
+                .copy_from_slice(&src.as_slice()[off..off + Self::ENTRY]);
+            pos = next;
+        }
+    }
+
+    /// Sorts `[lo, hi)` of `side` (at most `scratch` entries; keys share
+    /// their first `bit` bits) into main: one digit of about `log2(size)`
+    /// bits scatters `key << 32 | offset` slots into the in-cache scratch,
+    /// one insertion pass finishes them (sub-buckets are tiny; a rare large
+    /// one is sorted first), and the entries are gathered into main in that
+    /// order. Offsets grow with push order, so ties stay stable.
+    fn sort_small(&mut self, lo: usize, hi: usize, side: Side, mut bit: u32, next: (usize, usize)) {
+        let m = hi - lo;
+        let shift = self.shift;
+        let page_size = self.page_size;
+        let mask = page_size - 1;
+        let start = self.pos(lo);
+        // Start bringing in the range sorted after this one.
+        {
+            let pages = self.pages(side);
+            let mut p = self.pos(next.0);
+            for _ in (next.0..next.1).step_by(2) {
+                if let Some(page) = pages.get(p >> shift) {
+                    prefetch_ptr(page.as_slice().as_ptr().wrapping_add(p & mask));
+                }
+                p = self.step(self.step(p));
+            }
+        }
+        let mut counts = core::mem::take(&mut self.counts);
+        let mut d;
+        loop {
+            if bit >= Self::KEY_BITS {
+                // Every key bit is shared: the range is in order.
+                self.counts = counts;
+                self.copy_to_main(lo, hi, side);
+                return;
+            }
+            d = (usize::BITS - 1 - m.leading_zeros()).clamp(1, MAX_SMALL_DIGIT).min(Self::KEY_BITS - bit);
+            let buckets = 1usize << d;
+            counts[..buckets].fill(0);
+            let pages = self.pages(side);
+            let mut pos = start;
+            for _ in lo..hi {
+                counts[Self::digit(Self::at(pages, shift, pos), bit, d)] += 1;
+                pos = self.step(pos);
+            }
+            if counts[..buckets].contains(&m) {
+                // One sub-bucket holds everything: skip the shared bits.
+                let diff = self.range_diff(lo, hi, side);
+                if diff == 0 {
+                    self.counts = counts;
+                    self.copy_to_main(lo, hi, side);
+                    return;
+                }
+                bit = diff.leading_zeros();
+                continue;
+            }
+            break;
+        }
+        let buckets = 1usize << d;
+        let mut largest = 0;
+        let mut at = 0;
+        for c in &mut counts[..buckets] {
+            let n = *c;
+            largest = largest.max(n);
+            *c = at;
+            at += n;
+        }
+        let mut slots = core::mem::take(&mut self.slots);
+        slots.clear();
+        slots.resize(m, 0);
+        {
+            let src = self.pages(side);
+            let mut pos = start;
+            for _ in lo..hi {
+                let e = Self::at(src, shift, pos);
+                let b = Self::digit(e, bit, d);
+                slots[counts[b]] = Self::key_of(e) | (pos - start) as u128;
+                counts[b] += 1;
+                pos = self.step(pos);
+            }
+        }
+        if largest > INSERTION_MAX {
+            let mut from = 0;
+            for &end in &counts[..buckets] {
+                if end - from > INSERTION_MAX {
+                    slots[from..end].sort_unstable();
+                }
+                from = end;
+            }
+        }
+        // Slots are unique (offsets differ), so `>` never moves a tie.
+        for i in 1..m {
+            let x = slots[i];
+            let mut j = i;
+            while j > 0 && slots[j - 1] > x {
+                slots[j] = slots[j - 1];
+                j -= 1;
+            }
+            slots[j] = x;
+        }
+        let (src, dst) = match side {
+            Side::Main => (&self.main, &mut self.spare),
+            Side::Spare => (&self.spare, &mut self.main),
+        };
+        let mut out = start;
+        for &slot in &slots {
+            let from = start + (slot as u32) as usize;
+            let e = Self::at(src, shift, from);
+            let off = out & mask;
+            dst[out >> shift].as_mut_slice()[off..off + Self::ENTRY].copy_from_slice(e);
+            let next = out + Self::ENTRY;
+            out = if (next & mask) + Self::ENTRY > page_size { (next & !mask) + page_size } else { next };
+        }
+        if side == Side::Main {
+            // Gathered into spare: bring back.
+            self.copy_to_main(lo, hi, Side::Spare);
+        }
+        self.slots = slots;
+        self.counts = counts;
+    }
+}
