@@ -81,6 +81,8 @@ pub(crate) struct FixedBuffer<T> {
     first: u128,
     diff: u128,
     counts: Vec<usize>,
+    /// Counts of the top `MAX_DIGIT` key bits, kept while pushing.
+    top: Box<[usize]>,
     /// `key << 32 | offset` slots of the in-cache pass.
     slots: Vec<u128>,
     _t: PhantomData<fn() -> T>,
@@ -118,6 +120,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             first: 0,
             diff: 0,
             counts: Vec::new(),
+            top: vec![0; 1 << MAX_DIGIT].into_boxed_slice(),
             slots: Vec::new(),
             _t: PhantomData,
         }
@@ -180,8 +183,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let (key, rest) = entry.split_at_mut(Self::KEY);
         let record = &mut rest[..Self::REC];
         fill(record)?;
-        T::write_normalized_key(record, key);
-        let k = Self::key_of(entry);
+        // The key goes through a local word (read back from the entry, it
+        // would stall on store forwarding across the smaller writes).
+        let mut w = [0u8; 16];
+        T::write_normalized_key(record, &mut w[..Self::KEY]);
+        key.copy_from_slice(&w[..Self::KEY]);
+        let k = u128::from_be_bytes(w);
+        self.top[(k >> (128 - MAX_DIGIT)) as usize] += 1;
         if self.len == 0 {
             self.first = k;
         }
@@ -227,6 +235,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.len = 0;
         self.tail = 0;
         self.diff = 0;
+        self.top.fill(0);
     }
 
     /// Gives up the pages holding the sorted entries (in order, `len` of
@@ -309,26 +318,45 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.sort_small(lo, hi, side, known, next);
             return;
         }
-        let diff = diff.unwrap_or_else(|| self.range_diff(lo, hi, side));
-        if diff == 0 {
-            self.copy_to_main(lo, hi, side);
-            return;
-        }
-        let bit = diff.leading_zeros();
-        let want = (usize::BITS - (m / self.per_page).leading_zeros()).clamp(1, MAX_DIGIT);
-        let d = want.min(Self::KEY_BITS - bit);
-        let buckets = 1usize << d;
+        // Below the top the digit starts right after the parent's; only
+        // when everything lands in one bucket is the shared prefix looked
+        // for (one more pass).
         let shift = self.shift;
         let mut counts = core::mem::take(&mut self.counts);
-        counts[..buckets].fill(0);
-        {
-            let pages = self.pages(side);
-            let mut pos = self.pos(lo);
-            for _ in lo..hi {
-                counts[Self::digit(Self::at(pages, shift, pos), bit, d)] += 1;
-                pos = self.step(pos);
+        let mut bit = match diff {
+            Some(0) => Self::KEY_BITS,
+            Some(diff) => diff.leading_zeros(),
+            None => known,
+        };
+        let mut d;
+        loop {
+            if bit >= Self::KEY_BITS {
+                self.counts = counts;
+                self.copy_to_main(lo, hi, side);
+                return;
             }
+            let want = (usize::BITS - (m / self.per_page).leading_zeros() + 2).clamp(1, MAX_DIGIT);
+            d = want.min(Self::KEY_BITS - bit);
+            let buckets = 1usize << d;
+            if bit == 0 && d == MAX_DIGIT && lo == 0 && hi == self.len {
+                // Counted while pushing.
+                counts[..buckets].copy_from_slice(&self.top);
+            } else {
+                counts[..buckets].fill(0);
+                let pages = self.pages(side);
+                let mut pos = self.pos(lo);
+                for _ in lo..hi {
+                    counts[Self::digit(Self::at(pages, shift, pos), bit, d)] += 1;
+                    pos = self.step(pos);
+                }
+                if diff.is_none() && counts[..buckets].contains(&m) {
+                    bit = self.range_diff(lo, hi, side).leading_zeros();
+                    continue;
+                }
+            }
+            break;
         }
+        let buckets = 1usize << d;
         let mut starts = Vec::with_capacity(buckets + 1);
         let mut cursor = Vec::with_capacity(buckets);
         let mut at = lo;
