@@ -78,6 +78,8 @@ pub(crate) struct FixedBuffer<T> {
     per_page: usize,
     /// Next write position (`page << shift | offset`).
     tail: usize,
+    /// The last entry pushed, whose key is not written yet.
+    pending: Option<usize>,
     first: u128,
     diff: u128,
     counts: Vec<usize>,
@@ -117,6 +119,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             scratch: Vec::new(),
             len: 0,
             tail: 0,
+            pending: None,
             first: 0,
             diff: 0,
             counts: Vec::new(),
@@ -179,24 +182,42 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             return Ok(Pushed::Full);
         }
         let off = self.tail & (self.page_size - 1);
-        let entry = &mut self.main[self.tail >> self.shift].as_mut_slice()[off..off + Self::ENTRY];
-        let (key, rest) = entry.split_at_mut(Self::KEY);
-        let record = &mut rest[..Self::REC];
-        fill(record)?;
-        // The key goes through a local word (read back from the entry, it
-        // would stall on store forwarding across the smaller writes).
-        let mut w = [0u8; 16];
-        T::write_normalized_key(record, &mut w[..Self::KEY]);
-        key.copy_from_slice(&w[..Self::KEY]);
-        let k = u128::from_be_bytes(w);
-        self.top[(k >> (128 - MAX_DIGIT)) as usize] += 1;
-        if self.len == 0 {
-            self.first = k;
+        let page = self.main[self.tail >> self.shift].as_mut_slice();
+        prefetch_ptr(page.as_ptr().wrapping_add(off + WRITE_AHEAD));
+        fill(&mut page[off + Self::KEY..off + Self::KEY + Self::REC])?;
+        // The key is derived one push later: read back right away, the
+        // record's fresh (smaller) stores would stall store forwarding.
+        if let Some(p) = self.pending.replace(self.tail) {
+            self.write_key(p);
         }
-        self.diff |= k ^ self.first;
         self.len += 1;
         self.tail = self.step(self.tail);
         Ok(Pushed::Done)
+    }
+
+    /// Writes the normalized key of the entry at `pos` from its record, and
+    /// counts it.
+    #[inline(always)]
+    fn write_key(&mut self, pos: usize) {
+        let off = pos & (self.page_size - 1);
+        let entry = &mut self.main[pos >> self.shift].as_mut_slice()[off..off + Self::ENTRY];
+        let (key, rest) = entry.split_at_mut(Self::KEY);
+        let mut w = [0u8; 16];
+        T::write_normalized_key(&rest[..Self::REC], &mut w[..Self::KEY]);
+        key.copy_from_slice(&w[..Self::KEY]);
+        let k = u128::from_be_bytes(w);
+        self.top[(k >> (128 - MAX_DIGIT)) as usize] += 1;
+        if pos == 0 {
+            self.first = k;
+        }
+        self.diff |= k ^ self.first;
+    }
+
+    /// Writes the last pushed entry's key.
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.write_key(p);
+        }
     }
 
     #[cold]
@@ -234,6 +255,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     pub(crate) fn clear(&mut self) {
         self.len = 0;
         self.tail = 0;
+        self.pending = None;
         self.diff = 0;
         self.top.fill(0);
     }
@@ -259,6 +281,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Sorts the entries by key, equal keys in push order.
     pub(crate) fn sort(&mut self) {
+        self.flush();
         if self.len < 2 {
             return;
         }
