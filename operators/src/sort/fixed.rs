@@ -183,7 +183,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         let off = self.tail & (self.page_size - 1);
         let page = self.main[self.tail >> self.shift].as_mut_slice();
-        prefetch_ptr(page.as_ptr().wrapping_add(off + WRITE_AHEAD));
         fill(&mut page[off + Self::KEY..off + Self::KEY + Self::REC])?;
         // The key is derived one push later: read back right away, the
         // record's fresh (smaller) stores would stall store forwarding.
@@ -454,17 +453,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let page_size = self.page_size;
         let mask = page_size - 1;
         let start = self.pos(lo);
-        // Start bringing in the range sorted after this one.
-        {
-            let pages = self.pages(side);
-            let mut p = self.pos(next.0);
-            for _ in (next.0..next.1).step_by(2) {
-                if let Some(page) = pages.get(p >> shift) {
-                    prefetch_ptr(page.as_slice().as_ptr().wrapping_add(p & mask));
-                }
-                p = self.step(self.step(p));
-            }
-        }
         let mut counts = core::mem::take(&mut self.counts);
         let mut d;
         loop {
@@ -478,9 +466,23 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             let buckets = 1usize << d;
             counts[..buckets].fill(0);
             let pages = self.pages(side);
+            // While counting, bring in this range's output lines (main) and
+            // the range sorted after this one (beside it, in `side`).
+            let out = if side == Side::Spare { &self.main } else { &self.spare };
             let mut pos = start;
+            let mut ahead = self.pos(next.0);
+            let mut left = next.1 - next.0;
             for _ in lo..hi {
+                let page = pos >> shift;
                 counts[Self::digit(Self::at(pages, shift, pos), bit, d)] += 1;
+                prefetch_ptr(out[page].as_slice().as_ptr().wrapping_add(pos & mask));
+                if left > 0 {
+                    if let Some(p) = pages.get(ahead >> shift) {
+                        prefetch_ptr(p.as_slice().as_ptr().wrapping_add(ahead & mask));
+                    }
+                    ahead = self.step(ahead);
+                    left -= 1;
+                }
                 pos = self.step(pos);
             }
             if counts[..buckets].contains(&m) {
