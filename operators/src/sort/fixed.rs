@@ -9,14 +9,19 @@
 //! Sort", 1993) on the big-endian key bytes at the head of each entry, over
 //! budgeted pages (pre-faulted from the pool):
 //!
-//! 1. skip the leading key bits all entries share (tracked while pushing);
-//! 2. a range larger than the scratch pages is scattered by its next digit
-//!    (up to 13 bits) into the twin page set, with a write prefetch ahead of
-//!    each bucket's write pointer, and each bucket is sorted recursively;
-//! 3. a range that fits the scratch pages (a few pages, staying in L2) is
-//!    scattered by a digit of about `log2(size)` bits into them, and each
-//!    sub-bucket is finished by insertion sort on the keys (a comparison
-//!    sort for the rare large one) while being copied back.
+//! 1. skip the leading key bits all entries share (tracked while pushing,
+//!    as is the histogram of the top digit, so the top pass starts with
+//!    the scatter);
+//! 2. a range larger than the in-cache capacity is scattered by its next
+//!    digit (up to 11 bits) into the twin page set, with a write prefetch
+//!    about 256 bytes ahead of each bucket's write pointer, and each bucket
+//!    is sorted recursively;
+//! 3. a range that fits (a few pages, staying in L2) is scattered by one
+//!    digit of about `log2(size)` bits as `key << 32 | offset` slots into a
+//!    small array, finished by one insertion pass (sub-buckets are tiny; a
+//!    rare large one is sorted first), and its entries are gathered back in
+//!    that order. While it is counted, its output lines and the next range
+//!    are prefetched.
 //!
 //! Every scatter is a stable counting pass and the finishing sorts break key
 //! ties by position, so equal keys keep push order: the sort is stable by
@@ -71,6 +76,9 @@ pub(crate) struct FixedBuffer<T> {
     reservation: MemoryReservation,
     main: Vec<Page>,
     spare: Vec<Page>,
+    /// Pages held for the in-cache pass: their count sets its capacity
+    /// (the entries they would hold) and they pay, in the budget, for the
+    /// `slots` array (16 bytes per entry, no more than the pages' bytes).
     scratch: Vec<Page>,
     len: usize,
     page_size: usize,
