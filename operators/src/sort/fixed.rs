@@ -43,7 +43,7 @@ const MAX_KEY: usize = 12;
 /// Widest digit of a scatter pass over pages.
 const MAX_DIGIT: u32 = 11;
 /// Widest digit of the in-cache pass.
-const MAX_SMALL_DIGIT: u32 = 11;
+const MAX_SMALL_DIGIT: u32 = 12;
 /// Sub-buckets up to this size finish by insertion sort.
 const INSERTION_MAX: usize = 24;
 /// Most scratch pages (the in-cache working set).
@@ -292,8 +292,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if self.len < 2 {
             return;
         }
-        if self.counts.len() < (1 << MAX_DIGIT) + 1 {
-            self.counts = vec![0; (1 << MAX_DIGIT) + 1];
+        if self.counts.len() < (1 << MAX_DIGIT.max(MAX_SMALL_DIGIT)) + 1 {
+            self.counts = vec![0; (1 << MAX_DIGIT.max(MAX_SMALL_DIGIT)) + 1];
         }
         let diff = self.diff;
         self.sort_range(0, self.len, Side::Main, Some(diff), 0, (0, 0));
