@@ -101,6 +101,16 @@ impl<T: SegmentRecord> RunCursor<T> {
                 self.head.clear();
             }
             Some(bytes) => {
+                if let Some(n) = T::ENCODED_SIZE
+                    && self.head.len() == n
+                    && bytes.len() == n
+                {
+                    // Fixed size: overwrite in place, a copy of constant
+                    // length (no call).
+                    self.key = keys.prefix(bytes);
+                    self.head[..n].copy_from_slice(&bytes[..n]);
+                    return Ok(());
+                }
                 self.head.clear();
                 if bytes.len() > self.head.capacity() {
                     // Free the old buffer first: the budget may hold only one.
@@ -111,8 +121,10 @@ impl<T: SegmentRecord> RunCursor<T> {
                     self.head.reserve_exact(want);
                     self.charged = want;
                 }
+                // The key from the reader's bytes (long written), not the
+                // fresh copy: reading that back would stall store forwarding.
+                self.key = keys.prefix(bytes);
                 self.head.extend_from_slice(bytes);
-                self.key = keys.prefix(&self.head);
             }
         }
         Ok(())
