@@ -42,6 +42,8 @@ pub(crate) const MAX_ENTRY: usize = 64;
 const MAX_KEY: usize = 12;
 /// Widest digit of a scatter pass over pages.
 const MAX_DIGIT: u32 = 11;
+/// Key bits counted while pushing.
+const TOP_BITS: u32 = 16;
 /// Widest digit of the in-cache pass.
 const MAX_SMALL_DIGIT: u32 = 12;
 /// Sub-buckets up to this size finish by insertion sort.
@@ -91,8 +93,11 @@ pub(crate) struct FixedBuffer<T> {
     first: u128,
     diff: u128,
     counts: Vec<usize>,
-    /// Counts of the top `MAX_DIGIT` key bits, kept while pushing.
-    top: Box<[usize]>,
+    /// Counts of the top `TOP_BITS` key bits, kept while pushing: any
+    /// top-level digit within them is summed from it without a pass.
+    top: Box<[u32]>,
+    /// Bytes of `top` charged to the reservation.
+    top_charged: usize,
     /// `key << 32 | offset` slots of the in-cache pass.
     slots: Vec<u128>,
     _t: PhantomData<fn() -> T>,
@@ -117,6 +122,15 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     pub(crate) fn new(reservation: MemoryReservation) -> Self {
         let page_size = reservation.page_size();
+        // The pushing histogram only where it is a small share of the
+        // budget (charged to it); small sorts count in a pass instead.
+        let bytes = (1usize << TOP_BITS) * size_of::<u32>();
+        let budget = reservation.limit().min(reservation.manager().budget());
+        let (top, top_charged) = if budget >= 64 * bytes && reservation.try_grow(bytes).is_ok() {
+            (vec![0; 1 << TOP_BITS].into_boxed_slice(), bytes)
+        } else {
+            (Box::default(), 0)
+        };
         Self {
             page_size,
             shift: page_size.trailing_zeros(),
@@ -131,7 +145,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             first: 0,
             diff: 0,
             counts: Vec::new(),
-            top: vec![0; 1 << MAX_DIGIT].into_boxed_slice(),
+            top,
+            top_charged,
             slots: Vec::new(),
             _t: PhantomData,
         }
@@ -213,7 +228,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         T::write_normalized_key(&rest[..Self::REC], &mut w[..Self::KEY]);
         key.copy_from_slice(&w[..Self::KEY]);
         let k = u128::from_be_bytes(w);
-        self.top[(k >> (128 - MAX_DIGIT)) as usize] += 1;
+        if let Some(t) = self.top.get_mut((k >> (128 - TOP_BITS)) as usize) {
+            *t = t.wrapping_add(1);
+        }
         if pos == 0 {
             self.first = k;
         }
@@ -368,9 +385,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             let want = (usize::BITS - (m / self.per_page).leading_zeros() + 2).clamp(1, MAX_DIGIT);
             d = want.min(Self::KEY_BITS - bit);
             let buckets = 1usize << d;
-            if bit == 0 && d == MAX_DIGIT && lo == 0 && hi == self.len {
-                // Counted while pushing.
-                counts[..buckets].copy_from_slice(&self.top);
+            if !self.top.is_empty()
+                && bit + d <= TOP_BITS
+                && lo == 0
+                && hi == self.len
+                && m < u32::MAX as usize
+            {
+                // Counted while pushing (no count wrapped: fewer than 2^32).
+                counts[..buckets].fill(0);
+                let (up, mask) = (TOP_BITS - bit - d, buckets - 1);
+                for (i, &c) in self.top.iter().enumerate() {
+                    counts[(i >> up) & mask] += c as usize;
+                }
             } else {
                 counts[..buckets].fill(0);
                 let pages = self.pages(side);
@@ -567,5 +593,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.slots = slots;
         self.counts = counts;
+    }
+}
+
+impl<T> Drop for FixedBuffer<T> {
+    fn drop(&mut self) {
+        self.reservation.shrink(self.top_charged);
     }
 }
