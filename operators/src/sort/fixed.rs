@@ -382,7 +382,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.copy_to_main(lo, hi, side);
                 return;
             }
-            let want = (usize::BITS - (m / self.per_page).leading_zeros() + 2).clamp(1, MAX_DIGIT);
+            // The top digit aims at buckets of about a quarter of the
+            // in-cache capacity; below it (where keys cluster) at several
+            // buckets per page, so fewer need yet another level.
+            let per_bucket = if lo == 0 && hi == self.len { scratch_cap / 4 } else { self.per_page / 4 };
+            let want = (usize::BITS - (m / per_bucket.max(1)).leading_zeros()).clamp(1, MAX_DIGIT);
             d = want.min(Self::KEY_BITS - bit);
             let buckets = 1usize << d;
             if !self.top.is_empty()
