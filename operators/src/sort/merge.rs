@@ -27,7 +27,15 @@ pub(crate) struct Merger<T> {
     keys: KeyCodec<T>,
     /// The winner was handed out and must advance before the next record.
     pending: bool,
+    /// Per run, contiguous: its head's key prefix (top 96 bits) with the
+    /// run index in the low 32 bits, or `DONE`; comparing these orders by
+    /// prefix, then run (the stable order).
+    order: Vec<u128>,
 }
+
+/// The sort word of a finished run: after every live one (live words have
+/// a run index below `u32::MAX` in their low bits).
+const DONE: u128 = u128::MAX;
 
 impl<T: SegmentRecord> Merger<T> {
     /// Opens every run (in order) and plays the initial tournament.
@@ -42,7 +50,12 @@ impl<T: SegmentRecord> Merger<T> {
             .iter()
             .map(|f| RunCursor::open(f, reservation, read_ahead, &mut keys))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut merger = Self { tree: vec![0; cursors.len().max(1)], cursors, keys, pending: false };
+        let k = cursors.len();
+        let mut merger =
+            Self { tree: vec![0; k.max(1)], cursors, keys, pending: false, order: vec![DONE; k] };
+        for i in 0..k {
+            merger.update(i);
+        }
         merger.build();
         Ok(merger)
     }
@@ -50,20 +63,20 @@ impl<T: SegmentRecord> Merger<T> {
     /// Whether run `a`'s head comes before run `b`'s.
     #[inline]
     fn before(&self, a: usize, b: usize) -> bool {
-        let (ca, cb) = (&self.cursors[a], &self.cursors[b]);
-        if ca.done || cb.done {
-            // A finished run sorts after every live one; two finished runs by index.
-            return match (ca.done, cb.done) {
-                (false, true) => true,
-                (true, false) => false,
-                _ => a < b,
-            };
+        let (ka, kb) = (self.order[a], self.order[b]);
+        if self.keys.tiebreak() && ka >> 32 == kb >> 32 && ka != DONE {
+            // Equal prefixes of live runs: the full keys, then run order.
+            let (ca, cb) = (&self.cursors[a], &self.cursors[b]);
+            return T::compare_key(&ca.head, &cb.head).then(a.cmp(&b)) == Ordering::Less;
         }
-        let o = match ca.key.cmp(&cb.key) {
-            Ordering::Equal if self.keys.tiebreak() => T::compare_key(&ca.head, &cb.head),
-            o => o,
-        };
-        o.then(a.cmp(&b)) == Ordering::Less
+        ka < kb
+    }
+
+    /// Run `i`'s sort word after its head changed.
+    #[inline]
+    fn update(&mut self, i: usize) {
+        let c = &self.cursors[i];
+        self.order[i] = if c.done { DONE } else { c.key | i as u128 };
     }
 
     fn build(&mut self) {
@@ -91,6 +104,22 @@ impl<T: SegmentRecord> Merger<T> {
         let k = self.cursors.len();
         let mut winner = i;
         let mut n = (i + k) / 2;
+        if !self.keys.tiebreak() {
+            // Sort words decide alone: select without branches (the
+            // outcomes are random, a branch would mispredict half the time).
+            let mut w = self.order[winner];
+            while n >= 1 {
+                let l = self.tree[n];
+                let lw = self.order[l];
+                let swap = lw < w;
+                self.tree[n] = if swap { winner } else { l };
+                winner = if swap { l } else { winner };
+                w = if swap { lw } else { w };
+                n /= 2;
+            }
+            self.tree[0] = winner;
+            return;
+        }
         while n >= 1 {
             if self.before(self.tree[n], winner) {
                 core::mem::swap(&mut self.tree[n], &mut winner);
@@ -108,6 +137,7 @@ impl<T: SegmentRecord> Merger<T> {
         if self.pending {
             let w = self.tree[0];
             self.cursors[w].advance(&mut self.keys)?;
+            self.update(w);
             self.replay(w);
             self.pending = false;
         }

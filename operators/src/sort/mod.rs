@@ -10,6 +10,11 @@
 //!   the prefixes (see `index.rs`); the records' full
 //!   [`compare_key`](SegmentRecord::compare_key) runs only on prefix ties of
 //!   keys longer than the 12-byte prefix (strings, long composite keys).
+//! * **Fixed-size records with fixed-width keys** (up to 12 normalized
+//!   bytes, entries up to 64 bytes) skip the index: each entry is
+//!   `[normalized key | record]` and the entries themselves are radix sorted
+//!   (see `fixed.rs`), so reading back and spilling walk the pages in order
+//!   instead of chasing a pointer per record.
 //! * **Out of core**: when the reservation refuses a page, the buffer is
 //!   sorted and written as a run to a checksummed spill file, its record
 //!   pages go back to the pool, and pushing goes on. [`Sorter::finish`]
@@ -35,6 +40,7 @@
 mod buffer;
 mod config;
 mod error;
+mod fixed;
 mod index;
 mod keys;
 mod merge;
@@ -51,6 +57,7 @@ use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef
 use buffer::{Pushed, SortBuffer};
 pub use config::SorterConfig;
 pub use error::SortError;
+use fixed::FixedBuffer;
 pub use stream::SortedStream;
 use stream::Source;
 
@@ -67,7 +74,7 @@ const FRAME_OVERHEAD: usize = 16;
 pub struct Sorter<T: SegmentRecord> {
     reservation: MemoryReservation,
     config: SorterConfig,
-    buffer: SortBuffer<T>,
+    buffer: Buffer<T>,
     /// A page held back so a spill file's staging page is always available.
     spare: Option<Page>,
     runs: Vec<SpillFile>,
@@ -113,7 +120,7 @@ impl<T: SegmentRecord> Sorter<T> {
         let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
         Ok(Self {
             spill_dir,
-            buffer: SortBuffer::new(reservation.clone(), config.key_prefix_len),
+            buffer: Buffer::new(reservation.clone(), config.key_prefix_len),
             reservation,
             config,
             spare,
@@ -272,9 +279,18 @@ impl<T: SegmentRecord> Sorter<T> {
         let records = self.records;
         if self.runs.is_empty() {
             self.buffer.sort();
-            let page_size = self.buffer.page_size();
-            let (pages, index) = self.buffer.into_parts();
-            let source = Source::Memory { pages, index, page_size, pos: 0, scratch: Vec::new() };
+            let source = match self.buffer {
+                Buffer::Indexed(buffer) => {
+                    let page_size = buffer.page_size();
+                    let (pages, index) = buffer.into_parts();
+                    Source::Memory { pages, index, page_size, pos: 0, scratch: Vec::new() }
+                }
+                Buffer::Fixed(buffer) => {
+                    let page_size = buffer.page_size();
+                    let (pages, len) = buffer.into_pages();
+                    Source::Fixed(stream::FixedSource::new::<T>(pages, len, page_size))
+                }
+            };
             return Ok(SortedStream::new(source, records));
         }
         if !self.buffer.is_empty() {
@@ -305,5 +321,61 @@ impl<T: SegmentRecord> Sorter<T> {
         let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix, &spill_dir)?;
         let merger = merge::Merger::new(&runs, &reservation, read_ahead, prefix)?;
         Ok(SortedStream::new(Source::Merge(merger), records))
+    }
+}
+
+/// The in-memory buffer: entries `[key | record]` sorted in place for
+/// fixed-size records with fixed-width keys, records plus a sorted index
+/// otherwise.
+#[derive(Debug)]
+enum Buffer<T> {
+    Indexed(SortBuffer<T>),
+    Fixed(FixedBuffer<T>),
+}
+
+impl<T: SegmentRecord> Buffer<T> {
+    fn new(reservation: MemoryReservation, prefix_len: usize) -> Self {
+        if fixed::eligible::<T>(prefix_len) {
+            Self::Fixed(FixedBuffer::new(reservation))
+        } else {
+            Self::Indexed(SortBuffer::new(reservation, prefix_len))
+        }
+    }
+
+    #[inline]
+    fn try_push(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<Pushed, SortError> {
+        match self {
+            Self::Indexed(b) => b.try_push(len, fill),
+            Self::Fixed(b) => b.try_push(len, fill),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Indexed(b) => b.len(),
+            Self::Fixed(b) => b.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn sort(&mut self) {
+        match self {
+            Self::Indexed(b) => b.sort(),
+            Self::Fixed(b) => b.sort(),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Self::Indexed(b) => b.clear(),
+            Self::Fixed(b) => b.clear(),
+        }
     }
 }

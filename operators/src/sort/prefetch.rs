@@ -15,3 +15,19 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
 }
+
+/// Hints the CPU to bring the cache line at `ptr` into L1 for writing soon.
+/// `ptr` may point anywhere (past a buffer's end, too): a prefetch never
+/// faults or reads memory on the program's behalf.
+#[inline(always)]
+pub(crate) fn prefetch_ptr(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `prefetch`; `_mm_prefetch` does not dereference the
+    // pointer in the language's sense, and prefetches of unmapped addresses
+    // are dropped by the CPU.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}

@@ -7,8 +7,9 @@ use std::path::Path;
 use segrec_core::frame::{self, WriteError};
 use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
 
+use super::Buffer;
 use super::SortError;
-use super::buffer::{PREFETCH, SortBuffer, prefetch_record, record_bytes};
+use super::buffer::{PREFETCH, prefetch_record, record_bytes};
 use super::index::pointer;
 use super::keys::KeyCodec;
 
@@ -30,11 +31,18 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
 
 /// Writes the buffer's records, in index order, as one run file.
 pub(crate) fn write_run<T: SegmentRecord>(
-    buffer: &SortBuffer<T>,
+    buffer: &Buffer<T>,
     reservation: &MemoryReservation,
     dir: &Path,
 ) -> Result<SpillFile, SortError> {
     let mut writer = SpillWriter::new_in(reservation, dir)?;
+    let buffer = match buffer {
+        Buffer::Indexed(b) => b,
+        Buffer::Fixed(b) => {
+            b.for_each_record(|bytes| frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error))?;
+            return Ok(writer.finish()?);
+        }
+    };
     let (pages, index) = buffer.parts();
     let page_size = buffer.page_size();
     let mut scratch = Vec::new();
@@ -93,6 +101,16 @@ impl<T: SegmentRecord> RunCursor<T> {
                 self.head.clear();
             }
             Some(bytes) => {
+                if let Some(n) = T::ENCODED_SIZE
+                    && self.head.len() == n
+                    && bytes.len() == n
+                {
+                    // Fixed size: overwrite in place, a copy of constant
+                    // length (no call).
+                    self.key = keys.prefix(bytes);
+                    self.head[..n].copy_from_slice(&bytes[..n]);
+                    return Ok(());
+                }
                 self.head.clear();
                 if bytes.len() > self.head.capacity() {
                     // Free the old buffer first: the budget may hold only one.
@@ -103,8 +121,10 @@ impl<T: SegmentRecord> RunCursor<T> {
                     self.head.reserve_exact(want);
                     self.charged = want;
                 }
+                // The key from the reader's bytes (long written), not the
+                // fresh copy: reading that back would stall store forwarding.
+                self.key = keys.prefix(bytes);
                 self.head.extend_from_slice(bytes);
-                self.key = keys.prefix(&self.head);
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ use segrec_core::{Page, SegmentRecord};
 
 use super::SortError;
 use super::buffer::{PREFETCH, prefetch_record, record_bytes};
+use super::fixed::FixedBuffer;
 use super::index::{PagedIndex, pointer};
 use super::merge::Merger;
 
@@ -14,8 +15,54 @@ use super::merge::Merger;
 pub(crate) enum Source<T> {
     /// Nothing spilled: record pages and the sorted index.
     Memory { pages: Vec<Page>, index: PagedIndex, page_size: usize, pos: usize, scratch: Vec<u8> },
+    /// Nothing spilled: sorted `[key | record]` entries.
+    Fixed(FixedSource),
     /// The last merge pass, run lazily as the stream is read.
     Merge(Merger<T>),
+}
+
+/// Sorted fixed-size entries read in page order.
+pub(crate) struct FixedSource {
+    pages: Vec<Page>,
+    /// Entries left.
+    left: usize,
+    page: usize,
+    offset: usize,
+    /// Bytes of an entry, of its key, of its record.
+    entry: usize,
+    key: usize,
+    record: usize,
+    page_size: usize,
+}
+
+impl FixedSource {
+    pub(crate) fn new<T: SegmentRecord>(pages: Vec<Page>, len: usize, page_size: usize) -> Self {
+        Self {
+            pages,
+            left: len,
+            page: 0,
+            offset: 0,
+            entry: FixedBuffer::<T>::ENTRY,
+            key: T::NORMALIZED_KEY_LEN,
+            record: T::ENCODED_SIZE.unwrap_or(0),
+            page_size,
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<&[u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        if self.offset + self.entry > self.page_size {
+            self.page += 1;
+            self.offset = 0;
+        }
+        let at = self.offset + self.key;
+        self.offset += self.entry;
+        Some(&self.pages[self.page].as_slice()[at..at + self.record])
+    }
 }
 
 /// The output of [`Sorter::finish`](super::Sorter::finish): records in key
@@ -32,7 +79,7 @@ pub struct SortedStream<T: SegmentRecord> {
 impl<T: SegmentRecord> fmt::Debug for SortedStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let from = match &self.source {
-            Source::Memory { .. } => "memory",
+            Source::Memory { .. } | Source::Fixed(_) => "memory",
             Source::Merge(_) => "merge",
         };
         f.debug_struct("SortedStream").field("from", &from).field("remaining", &self.remaining).finish()
@@ -53,7 +100,7 @@ impl<T: SegmentRecord> SortedStream<T> {
     /// Whether the stream is served from memory (nothing spilled).
     #[must_use]
     pub fn is_in_memory(&self) -> bool {
-        matches!(self.source, Source::Memory { .. })
+        matches!(self.source, Source::Memory { .. } | Source::Fixed(_))
     }
 
     /// The next record's encoded bytes, `None` at the end.
@@ -76,6 +123,10 @@ impl<T: SegmentRecord> SortedStream<T> {
                 *pos += 1;
                 record_bytes::<T>(pages, *page_size, pointer(e), scratch)
             }
+            Source::Fixed(f) => match f.next() {
+                Some(b) => b,
+                None => return Ok(None),
+            },
             Source::Merge(m) => match m.next()? {
                 Some(b) => b,
                 None => return Ok(None),
