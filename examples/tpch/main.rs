@@ -20,10 +20,10 @@ use clap::Parser;
 /// Run TPC-H Q3, a full external sort of lineitem and a 4-way shuffle under a
 /// fixed memory budget, and report what it cost.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// TPC-H scale factor (0.1 ≈ 600k line items; 1 ≈ 6M).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_sf)]
     sf: f64,
     /// Memory budget for all operators, e.g. `64MiB`, `512KiB`, `1GiB`.
     #[arg(long, default_value = "64MiB", value_parser = report::parse_bytes)]
@@ -40,6 +40,13 @@ struct Args {
     /// No progress bars (they are also hidden when stdout is not a terminal).
     #[arg(long)]
     quiet: bool,
+}
+
+fn parse_sf(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(sf) if sf > 0.0 && sf <= 1000.0 => Ok(sf),
+        _ => Err(format!("`{text}` is not a scale factor between 0 (exclusive) and 1000")),
+    }
 }
 
 fn main() -> ExitCode {
