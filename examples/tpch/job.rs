@@ -184,7 +184,7 @@ fn generate(options: &Options) -> Result<StepReport, BoxError> {
 }
 
 /// Passes rows through until the first conversion error, which it keeps.
-fn until_error<T>(
+pub(crate) fn until_error<T>(
     slot: &RefCell<Option<ConvertError>>,
 ) -> impl FnMut(Result<T, ConvertError>) -> Option<T> + '_ {
     move |row| match row {

@@ -120,6 +120,22 @@ pub struct RankedOrder {
     pub shippriority: u8,
 }
 
+const NOT_INNER: &str = "an inner join produced a row without both sides";
+
+/// A sorter filled with the records of a spool.
+fn sort_spooled<T: SegmentRecord>(
+    memory: &segrec::MemoryManager,
+    spools: &segrec::MemoryReservation,
+    spooled: &crate::spool::Spooled<T>,
+) -> Result<Sorter<T>, crate::job::BoxError> {
+    let mut sorter = Sorter::<T>::new(memory)?;
+    let mut source = spooled.source(spools)?;
+    while let Some(bytes) = source.next_encoded()? {
+        sorter.push_encoded(bytes)?;
+    }
+    Ok(sorter)
+}
+
 fn join_note(stats: &segrec::operators::join::HashJoinStats) -> String {
     if stats.tasks == 0 {
         "hash join in memory (output spooled for the next phase)".to_string()
@@ -147,7 +163,9 @@ pub fn run_segrec(
     params: &Q3Params,
     steps: &mut Vec<crate::report::StepReport>,
 ) -> Result<Vec<Q3Row>, crate::job::BoxError> {
-    use crate::job::{BoxError, progress};
+    use std::cell::RefCell;
+
+    use crate::job::{BoxError, progress, until_error};
     use crate::report::StepReport;
     use crate::spool::Spool;
     use crate::tables;
@@ -175,19 +193,13 @@ pub fn run_segrec(
             join.push(&c)?;
         }
     }
-    let mut failed: Option<BoxError> = None;
-    let orders = tables::orders(options.sf).map_while(|o| match o {
-        Ok(o) => Some(o),
-        Err(e) => {
-            failed.get_or_insert(Box::new(e));
-            None
-        }
-    });
+    let failed = RefCell::new(None);
+    let orders = tables::orders(options.sf).map_while(until_error(&failed));
     let date = params.date;
     let probe = orders.inspect(|_| bar.inc(1)).filter(|o| o.orderdate < date);
     let mut rows = 0u64;
-    let stats = join.probe(Records::left(probe))?.for_each_with_stats(|o, _c| {
-        let o = o.expect("inner join rows have both sides");
+    let stats = join.probe(Records::left(probe))?.for_each_with_stats(|o, c| {
+        let (Some(o), Some(_)) = (o, c) else { return Err(NOT_INNER.into()) };
         open.push(&OpenOrder {
             orderkey: o.orderkey(),
             orderdate: o.orderdate(),
@@ -196,8 +208,8 @@ pub fn run_segrec(
         rows += 1;
         Ok::<_, BoxError>(())
     })?;
-    if let Some(e) = failed.take() {
-        return Err(e);
+    if let Some(e) = failed.borrow_mut().take() {
+        return Err(Box::new(e));
     }
     bar.finish_and_clear();
     let open = open.finish()?;
@@ -215,17 +227,11 @@ pub fn run_segrec(
     join.push_all(open.source(&spools)?)?;
     drop(open);
     let bar = progress(options, nl, "q3: orders ⋈ lineitem");
-    let lines = tables::lineitems(options.sf).map_while(|l| match l {
-        Ok(l) => Some(l),
-        Err(e) => {
-            failed.get_or_insert(Box::new(e));
-            None
-        }
-    });
+    let lines = tables::lineitems(options.sf).map_while(until_error(&failed));
     let probe = lines.inspect(|_| bar.inc(1)).filter(|l| l.shipdate > date);
     let mut rows = 0u64;
     let stats = join.probe(Records::left(probe))?.for_each_with_stats(|l, o| {
-        let (l, o) = (l.expect("inner"), o.expect("inner"));
+        let (Some(l), Some(o)) = (l, o) else { return Err(NOT_INNER.into()) };
         let row = LineRevenue {
             orderkey: l.orderkey(),
             revenue: l.extendedprice() * (100 - i64::from(l.discount())),
@@ -236,8 +242,8 @@ pub fn run_segrec(
         rows += 1;
         Ok::<_, BoxError>(())
     })?;
-    if let Some(e) = failed.take() {
-        return Err(e);
+    if let Some(e) = failed.borrow_mut().take() {
+        return Err(Box::new(e));
     }
     bar.finish_and_clear();
     let revenue = revenue.finish()?;
@@ -250,13 +256,7 @@ pub fn run_segrec(
 
     // Phase 3: sort by order key, sum each group.
     let (start, before) = (std::time::Instant::now(), memory.stats());
-    let mut sorter = Sorter::<LineRevenue>::new(memory)?;
-    {
-        let mut source = revenue.source(&spools)?;
-        while let Some(bytes) = source.next_encoded()? {
-            sorter.push_encoded(bytes)?;
-        }
-    }
+    let sorter = sort_spooled(memory, &spools, &revenue)?;
     drop(revenue);
     let runs = sorter.spilled_runs();
     let mut groups = GroupByKey::new(sorter.finish()?);
@@ -288,13 +288,7 @@ pub fn run_segrec(
 
     // Phase 4: order by revenue desc, date; top `limit`.
     let (start, before) = (std::time::Instant::now(), memory.stats());
-    let mut sorter = Sorter::<RankedOrder>::new(memory)?;
-    {
-        let mut source = totals.source(&spools)?;
-        while let Some(bytes) = source.next_encoded()? {
-            sorter.push_encoded(bytes)?;
-        }
-    }
+    let sorter = sort_spooled(memory, &spools, &totals)?;
     drop(totals);
     let mut ranked = sorter.finish()?;
     let mut top = Vec::with_capacity(params.limit);
