@@ -134,3 +134,24 @@ fn overflow_in_an_embedded_record_writes_nothing() {
     let ok = Outer { a: 1, inner: Small { x: 15 } };
     assert_eq!(ok.check_encode(), Ok(()));
 }
+
+#[test]
+fn none_with_stored_bytes_is_refused() {
+    let encode = |r: &Strings| {
+        let mut buf = vec![0u8; r.encoded_len()];
+        r.encode(&mut buf).expect("encodes");
+        buf
+    };
+    let none = encode(&Strings { a: "x".into(), b: None, c: 'c' });
+    let empty = encode(&Strings { a: "x".into(), b: Some(Vec::new()), c: 'c' });
+    // The two encodings differ in exactly the null bit of `b`.
+    let diff: Vec<usize> =
+        (0..none.len() * 8).filter(|&i| (none[i / 8] ^ empty[i / 8]) >> (i % 8) & 1 == 1).collect();
+    assert_eq!(diff.len(), 1, "None and Some(empty) differ in one bit");
+    let null_bit = diff[0];
+    let mut forged = encode(&Strings { a: "x".into(), b: Some(vec![1, 2, 3]), c: 'c' });
+    assert!(Strings::view(&forged).is_ok());
+    forged[null_bit / 8] ^= 1 << (null_bit % 8);
+    assert!(matches!(Strings::view(&forged), Err(DecodeError::NullWithBytes { field: "b", len: 3 })));
+    assert!(Strings::decode(&forged).is_err());
+}

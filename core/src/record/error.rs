@@ -80,6 +80,15 @@ pub enum DecodeError {
         /// Number of variants.
         variants: u32,
     },
+    /// An `Option` field is `None` but its stored length is not zero: the
+    /// bytes were not written by `encode`.
+    #[error("field `{field}` is None but claims {len} bytes")]
+    NullWithBytes {
+        /// The field's name.
+        field: &'static str,
+        /// Its stored length.
+        len: usize,
+    },
     /// Bytes follow the record's end.
     #[error("{extra} unexpected bytes after the record's end")]
     TrailingBytes {

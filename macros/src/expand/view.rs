@@ -110,7 +110,15 @@ pub fn methods(cx: &Ctx<'_>) -> TokenStream {
         };
         let value = if p.optional() {
             let present = cx.present(p, &buf);
-            quote!(if #present { ::core::option::Option::Some(#value) } else { ::core::option::Option::None })
+            quote! {
+                if #present {
+                    ::core::option::Option::Some(#value)
+                } else if __len != 0 {
+                    return ::core::result::Result::Err(#core::DecodeError::NullWithBytes { field: #name, len: __len });
+                } else {
+                    ::core::option::Option::None
+                }
+            }
         } else {
             value
         };
