@@ -9,7 +9,8 @@ pub enum EncodeError {
     Overflow {
         /// The field's name.
         field: &'static str,
-        /// The value that did not fit.
+        /// The value that did not fit (a `u128` above `i128::MAX` reads as
+        /// `i128::MAX`).
         value: i128,
         /// The field's declared width.
         bits: u32,

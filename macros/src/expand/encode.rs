@@ -169,9 +169,15 @@ fn overflow_check(cx: &Ctx<'_>, p: &Plan<'_>) -> TokenStream {
         Prim::I(_) => quote!(#rt::fits_bits(v as i128, #bits, true)),
         _ => quote!(#rt::fits_bits(v as i128, #bits, false)),
     };
+    // A `u128` above `i128::MAX` is reported saturated: the error's value
+    // is an `i128`.
+    let value = match prim {
+        Prim::U(128) => quote!(i128::try_from(v).unwrap_or(i128::MAX)),
+        _ => quote!(v as i128),
+    };
     let check = quote! {
         if !(#fits) {
-            return ::core::result::Result::Err(#core::EncodeError::Overflow { field: #name, value: v as i128, bits: #bits });
+            return ::core::result::Result::Err(#core::EncodeError::Overflow { field: #name, value: #value, bits: #bits });
         }
     };
     match (p.shape(), p.optional()) {
