@@ -36,6 +36,7 @@ fn options(memory: usize, page_size: usize, spill_dir: &std::path::Path) -> job:
         page_size: Some(page_size),
         verify: true,
         progress: false,
+        q3_only: false,
     }
 }
 
@@ -72,6 +73,26 @@ fn q3_matches_plain_rust_in_memory_and_when_everything_spills() {
     assert!(step(&tight, "sort lineitem").sort_runs > 2, "{}", tight.render());
     assert!(tight.memory_stats.spilled_bytes > tight.memory_stats.budget as u64 * 50);
 
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "spill files left behind");
+}
+
+/// Q3 at scale factor 1 (6M line items) under a 16 MiB budget equals the
+/// answer TPC-H publishes (tpchgen's `q_and_a`), digit for digit.
+#[test]
+fn q3_at_scale_factor_1_equals_the_published_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = job::Options {
+        sf: 1.0,
+        memory: 16 << 20,
+        spill_dir: Some(dir.path().to_path_buf()),
+        page_size: None,
+        verify: false,
+        progress: false,
+        q3_only: true,
+    };
+    let outcome = job::run(&options).expect("job at SF 1");
+    assert_eq!(outcome.official, Some(true), "Q3 differs from TPC-H's answer:\n{}", outcome.render());
+    assert!(outcome.memory_stats.peak <= 16 << 20);
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "spill files left behind");
 }
 

@@ -37,6 +37,9 @@ struct Args {
     /// Skip the plain-Rust cross-check of Q3.
     #[arg(long)]
     no_verify: bool,
+    /// Run only Q3 (skip the generation pass, the sort and the shuffle).
+    #[arg(long)]
+    q3_only: bool,
     /// No progress bars (they are also hidden when stdout is not a terminal).
     #[arg(long)]
     quiet: bool,
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         page_size: args.page_size,
         verify: !args.no_verify,
         progress: !args.quiet,
+        q3_only: args.q3_only,
     };
     match job::run(&options) {
         Ok(outcome) => {
