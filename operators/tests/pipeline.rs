@@ -80,7 +80,7 @@ fn partitioned_sort_stage_spills_and_sorts_each_partition() {
             .source("source", input.clone())
             .partition_by_key(2)
             .sort_with("sort", SorterConfig::default().memory_limit(160 << 10))
-            .map_ref("copy", |v: VarRef<'_>| v.into_var())
+            .map_ref("copy", |v: VarRef<'_>| v.to_owned())
             .sink("collect", |r: Var| {
                 per_thread.lock().unwrap().entry(std::thread::current().id()).or_default().push(r);
                 Ok::<_, std::io::Error>(())
