@@ -11,7 +11,7 @@ use segrec::MemoryManager;
 use segrec::prelude::*;
 
 use crate::q3::{Q3Params, Q3Row, format_table, matches_official_sf1};
-use crate::records::{ConvertError, Customer, LineItem, Order, PlainLineItem};
+use crate::records::{ConvertError, Customer, LineItem, Order, PlainCustomer, PlainLineItem, PlainOrder};
 use crate::report::{StepReport, peak_rss, steps_table};
 use crate::{oracle, tables};
 
@@ -118,6 +118,46 @@ fn layouts() -> String {
     out
 }
 
+/// Rows, encoded bytes and the bytes of the same rows held as owned Rust
+/// structs with a `String` per text column (struct size plus heap bytes).
+#[derive(Default)]
+struct Density {
+    rows: u64,
+    encoded: u64,
+    plain: u64,
+}
+
+impl Density {
+    fn note(&self, table: &str, size_of: usize) -> String {
+        let per = |bytes: u64| bytes as f64 / self.rows.max(1) as f64;
+        format!(
+            "{table}: {:.1} encoded bytes/row vs size_of {size_of} and {:.1} bytes/row as owned Rust structs with Strings ({:.2}x denser)",
+            per(self.encoded),
+            per(self.plain),
+            self.plain as f64 / self.encoded.max(1) as f64
+        )
+    }
+}
+
+/// Encodes every row of a table once, tallying its density.
+fn tally<T: SegmentRecord>(
+    rows: impl Iterator<Item = Result<T, ConvertError>>,
+    plain: impl Fn(&T) -> usize,
+    bar: &ProgressBar,
+) -> Result<Density, BoxError> {
+    let mut d = Density::default();
+    let mut buf = Vec::new();
+    for row in rows {
+        let r = row?;
+        buf.resize(r.encoded_len(), 0);
+        d.encoded += r.encode(&mut buf)? as u64;
+        d.plain += plain(&r) as u64;
+        d.rows += 1;
+        bar.inc(1);
+    }
+    Ok(d)
+}
+
 /// Step 1: generate every table once, measuring encoded size against the
 /// same rows as owned Rust structs.
 fn generate(options: &Options) -> Result<StepReport, BoxError> {
@@ -125,62 +165,55 @@ fn generate(options: &Options) -> Result<StepReport, BoxError> {
     let start = Instant::now();
     let (nc, no, nl) = tables::row_counts(options.sf);
     let bar = progress(options, nc + no + nl, "generate");
-    let mut buf = Vec::new();
-    let mut plain_bytes = 0u64;
-    let mut line_rows = 0u64;
-    let mut line_bytes = 0u64;
-    let mut line_plain = 0u64;
-    macro_rules! encode_all {
-        ($rows:expr, |$r:ident| $plain:expr) => {
-            for row in $rows {
-                let $r = row?;
-                buf.resize($r.encoded_len(), 0);
-                $r.encode(&mut buf)?;
-                step.rows += 1;
-                step.bytes += buf.len() as u64;
-                plain_bytes += $plain;
-                bar.inc(1);
-            }
-        };
-    }
-    encode_all!(tables::customers(options.sf), |c| (size_of::<Customer>()
-        + c.name.len()
-        + c.address.len()
-        + c.phone.len()
-        + c.comment.len()) as u64);
-    encode_all!(tables::orders(options.sf), |o| (size_of::<Order>() + o.comment.len()) as u64);
-    for row in tables::lineitems(options.sf) {
-        let l = row?;
-        buf.resize(l.encoded_len(), 0);
-        l.encode(&mut buf)?;
-        step.rows += 1;
-        step.bytes += buf.len() as u64;
-        line_rows += 1;
-        line_bytes += buf.len() as u64;
-        // The same row held the plain way: String columns, each a heap block.
-        let plain = (size_of::<PlainLineItem>()
-            + l.returnflag.as_str().len()
-            + l.linestatus.as_str().len()
-            + l.shipinstruct.as_str().len()
-            + l.shipmode.as_str().len()
-            + l.comment.len()) as u64;
-        plain_bytes += plain;
-        line_plain += plain;
-        bar.inc(1);
-    }
+    let customers = tally(
+        tables::customers(options.sf),
+        |c| {
+            size_of::<PlainCustomer>()
+                + c.name.len()
+                + c.address.len()
+                + c.phone.len()
+                + c.mktsegment.as_str().len()
+                + c.comment.len()
+        },
+        &bar,
+    )?;
+    let orders = tally(
+        tables::orders(options.sf),
+        |o| {
+            size_of::<PlainOrder>()
+                + o.orderstatus.as_str().len()
+                + o.orderpriority.as_str().len()
+                + "Clerk#000000000".len()
+                + o.comment.len()
+        },
+        &bar,
+    )?;
+    let lineitems = tally(
+        tables::lineitems(options.sf),
+        |l| {
+            size_of::<PlainLineItem>()
+                + l.returnflag.as_str().len()
+                + l.linestatus.as_str().len()
+                + l.shipinstruct.as_str().len()
+                + l.shipmode.as_str().len()
+                + l.comment.len()
+        },
+        &bar,
+    )?;
     bar.finish_and_clear();
     step.elapsed = start.elapsed();
-    step.notes.push(format!(
-        "lineitem: {:.1} encoded bytes/row vs {} bytes size_of::<LineItem>() and {:.1} bytes/row as owned Rust structs with Strings",
-        line_bytes as f64 / line_rows.max(1) as f64,
-        size_of::<LineItem>(),
-        line_plain as f64 / line_rows.max(1) as f64,
-    ));
+    step.notes.push(customers.note("customer", size_of::<Customer>()));
+    step.notes.push(orders.note("orders", size_of::<Order>()));
+    step.notes.push(lineitems.note("lineitem", size_of::<LineItem>()));
+    let all = [&customers, &orders, &lineitems];
+    step.rows = all.iter().map(|d| d.rows).sum();
+    step.bytes = all.iter().map(|d| d.encoded).sum();
+    let plain: u64 = all.iter().map(|d| d.plain).sum();
     step.notes.push(format!(
         "all tables: {} encoded vs {} as owned Rust structs ({:.2}x denser)",
         segrec::memory::human_bytes(step.bytes as usize),
-        segrec::memory::human_bytes(plain_bytes as usize),
-        plain_bytes as f64 / step.bytes.max(1) as f64
+        segrec::memory::human_bytes(plain as usize),
+        plain as f64 / step.bytes.max(1) as f64
     ));
     Ok(step)
 }

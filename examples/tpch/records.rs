@@ -313,6 +313,34 @@ impl From<&LineItem> for LineItemByShipDate {
     }
 }
 
+/// `customer` as an owned Rust struct with `String` columns, the way a
+/// program without segrec would hold it: a density baseline.
+#[allow(dead_code)]
+pub struct PlainCustomer {
+    pub custkey: i64,
+    pub name: String,
+    pub address: String,
+    pub nationkey: i64,
+    pub phone: String,
+    pub acctbal: i64,
+    pub mktsegment: String,
+    pub comment: String,
+}
+
+/// `orders` as an owned Rust struct with `String` columns.
+#[allow(dead_code)]
+pub struct PlainOrder {
+    pub orderkey: i64,
+    pub custkey: i64,
+    pub orderstatus: String,
+    pub totalprice: i64,
+    pub orderdate: i32,
+    pub orderpriority: String,
+    pub clerk: String,
+    pub shippriority: i32,
+    pub comment: String,
+}
+
 /// The same `lineitem` as an owned Rust struct with `String` columns, the
 /// way a program without segrec would hold it: the density baseline.
 #[allow(dead_code)]
