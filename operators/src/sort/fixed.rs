@@ -100,6 +100,9 @@ pub(crate) struct FixedBuffer<T> {
     top_charged: usize,
     /// `key << 32 | offset` slots of the in-cache pass.
     slots: Vec<u128>,
+    /// `key bits below the digit << offset bits | offset` slots of the
+    /// in-cache pass, where they fit in 64 bits.
+    narrow: Vec<u64>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -148,6 +151,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             top,
             top_charged,
             slots: Vec::new(),
+            narrow: Vec::new(),
             _t: PhantomData,
         }
     }
@@ -545,6 +549,16 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             *c = at;
             at += n;
         }
+        let below = bit + d;
+        let off_bits = usize::BITS - (self.pos(hi - 1) - start).leading_zeros();
+        if Self::KEY_BITS - below.min(Self::KEY_BITS) + off_bits <= 64 {
+            self.finish_narrow(lo, hi, side, bit, d, below, off_bits, counts);
+            return;
+        }
+        if Self::ENTRY < 24 {
+            // The scratch pages pay for one slot array at a time.
+            self.narrow = Vec::new();
+        }
         let mut slots = core::mem::take(&mut self.slots);
         slots.clear();
         slots.resize(m, 0);
@@ -597,6 +611,98 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.slots = slots;
         self.counts = counts;
+    }
+}
+
+impl<T: SegmentRecord> FixedBuffer<T> {
+    /// The end of `sort_small` when the key bits below the digit and the
+    /// entry's offset fit one `u64`: each sub-bucket (sharing its first
+    /// `below` key bits) is sorted on those `u64` slots.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_narrow(
+        &mut self,
+        lo: usize,
+        hi: usize,
+        side: Side,
+        bit: u32,
+        d: u32,
+        below: u32,
+        off_bits: u32,
+        mut counts: Vec<usize>,
+    ) {
+        let m = hi - lo;
+        let shift = self.shift;
+        let page_size = self.page_size;
+        let mask = page_size - 1;
+        let start = self.pos(lo);
+        let buckets = 1usize << d;
+        if Self::ENTRY < 24 {
+            // The scratch pages pay for one slot array at a time.
+            self.slots = Vec::new();
+        }
+        let mut slots = core::mem::take(&mut self.narrow);
+        slots.clear();
+        slots.resize(m, 0);
+        {
+            let src = self.pages(side);
+            let off_mask = (1u64 << off_bits) - 1;
+            let mut pos = start;
+            for _ in lo..hi {
+                let e = Self::at(src, shift, pos);
+                let b = Self::digit(e, bit, d);
+                // Bits past the key are zero: the shifted key ends above
+                // the offset's bits.
+                let k = if below >= 128 { 0 } else { ((Self::key_of(e) << below) >> 64) as u64 };
+                slots[counts[b]] = (k & !off_mask) | (pos - start) as u64;
+                counts[b] += 1;
+                pos = self.step(pos);
+            }
+        }
+        // Slots are unique (offsets differ), so `>` never moves a tie.
+        let mut from = 0;
+        for &end in &counts[..buckets] {
+            let bucket = &mut slots[from..end];
+            if bucket.len() > INSERTION_MAX {
+                bucket.sort_unstable();
+            } else {
+                insertion(bucket);
+            }
+            from = end;
+        }
+        let off_mask = (1u64 << off_bits) - 1;
+        let (src, dst) = match side {
+            Side::Main => (&self.main, &mut self.spare),
+            Side::Spare => (&self.spare, &mut self.main),
+        };
+        let mut out = start;
+        for &slot in &slots {
+            let from = start + (slot & off_mask) as usize;
+            let e = Self::at(src, shift, from);
+            let off = out & mask;
+            dst[out >> shift].as_mut_slice()[off..off + Self::ENTRY].copy_from_slice(e);
+            let next = out + Self::ENTRY;
+            out = if (next & mask) + Self::ENTRY > page_size { (next & !mask) + page_size } else { next };
+        }
+        if side == Side::Main {
+            // Gathered into spare: bring back.
+            self.copy_to_main(lo, hi, Side::Spare);
+        }
+        self.narrow = slots;
+        self.counts = counts;
+    }
+}
+
+/// Insertion sort of a few unique slots.
+#[inline(always)]
+fn insertion(v: &mut [u64]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
     }
 }
 
