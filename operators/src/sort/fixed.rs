@@ -632,8 +632,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     ) {
         let m = hi - lo;
         let shift = self.shift;
-        let page_size = self.page_size;
-        let mask = page_size - 1;
         let start = self.pos(lo);
         let buckets = 1usize << d;
         if Self::ENTRY < 24 {
@@ -674,14 +672,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             Side::Main => (&self.main, &mut self.spare),
             Side::Spare => (&self.spare, &mut self.main),
         };
-        let mut out = start;
-        for &slot in &slots {
-            let from = start + (slot & off_mask) as usize;
-            let e = Self::at(src, shift, from);
-            let off = out & mask;
-            dst[out >> shift].as_mut_slice()[off..off + Self::ENTRY].copy_from_slice(e);
-            let next = out + Self::ENTRY;
-            out = if (next & mask) + Self::ENTRY > page_size { (next & !mask) + page_size } else { next };
+        // Output entries are consecutive: walk the pages' entry chunks.
+        let per_page = self.per_page;
+        let mut it = slots.iter();
+        let mut skip = lo % per_page;
+        'pages: for page in dst.iter_mut().skip(lo / per_page) {
+            for chunk in page.as_mut_slice().chunks_exact_mut(Self::ENTRY).take(per_page).skip(skip) {
+                let Some(&slot) = it.next() else { break 'pages };
+                let from = start + (slot & off_mask) as usize;
+                chunk.copy_from_slice(Self::at(src, shift, from));
+            }
+            skip = 0;
         }
         if side == Side::Main {
             // Gathered into spare: bring back.
