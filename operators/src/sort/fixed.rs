@@ -644,16 +644,28 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         {
             let src = self.pages(side);
             let off_mask = (1u64 << off_bits) - 1;
-            let mut pos = start;
-            for _ in lo..hi {
-                let e = Self::at(src, shift, pos);
-                let b = Self::digit(e, bit, d);
-                // Bits past the key are zero: the shifted key ends above
-                // the offset's bits.
-                let k = if below >= 128 { 0 } else { ((Self::key_of(e) << below) >> 64) as u64 };
-                slots[counts[b]] = (k & !off_mask) | (pos - start) as u64;
-                counts[b] += 1;
-                pos = self.step(pos);
+            // Walk the range's pages by entry chunks.
+            let per_page = self.per_page;
+            let (mut skip, mut left) = (lo % per_page, m);
+            for (p, page) in src.iter().enumerate().skip(lo / per_page) {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(per_page - skip);
+                // Offset of the page's first entry from the range's start.
+                let base = (p << shift).wrapping_sub(start);
+                let chunks = page.as_slice().chunks_exact(Self::ENTRY).enumerate().skip(skip).take(take);
+                for (c, e) in chunks {
+                    let b = Self::digit(e, bit, d);
+                    // Bits past the key are zero: the shifted key ends
+                    // above the offset's bits.
+                    let k = if below >= 128 { 0 } else { ((Self::key_of(e) << below) >> 64) as u64 };
+                    let off = base.wrapping_add(c * Self::ENTRY);
+                    slots[counts[b]] = (k & !off_mask) | off as u64;
+                    counts[b] += 1;
+                }
+                left -= take;
+                skip = 0;
             }
         }
         // Slots are unique (offsets differ), so `>` never moves a tie.
