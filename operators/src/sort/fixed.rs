@@ -100,6 +100,9 @@ pub(crate) struct FixedBuffer<T> {
     top_charged: usize,
     /// `key << 32 | offset` slots of the in-cache pass.
     slots: Vec<u128>,
+    /// `key bits below the digit << offset bits | offset` slots of the
+    /// in-cache pass, where they fit in 64 bits.
+    narrow: Vec<u64>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -148,6 +151,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             top,
             top_charged,
             slots: Vec::new(),
+            narrow: Vec::new(),
             _t: PhantomData,
         }
     }
@@ -545,6 +549,16 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             *c = at;
             at += n;
         }
+        let below = bit + d;
+        let off_bits = usize::BITS - (self.pos(hi - 1) - start).leading_zeros();
+        if Self::KEY_BITS - below.min(Self::KEY_BITS) + off_bits <= 64 {
+            self.finish_narrow(lo, hi, side, bit, d, below, off_bits, counts);
+            return;
+        }
+        if Self::ENTRY < 24 {
+            // The scratch pages pay for one slot array at a time.
+            self.narrow = Vec::new();
+        }
         let mut slots = core::mem::take(&mut self.slots);
         slots.clear();
         slots.resize(m, 0);
@@ -597,6 +611,111 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.slots = slots;
         self.counts = counts;
+    }
+}
+
+impl<T: SegmentRecord> FixedBuffer<T> {
+    /// The end of `sort_small` when the key bits below the digit and the
+    /// entry's offset fit one `u64`: each sub-bucket (sharing its first
+    /// `below` key bits) is sorted on those `u64` slots.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_narrow(
+        &mut self,
+        lo: usize,
+        hi: usize,
+        side: Side,
+        bit: u32,
+        d: u32,
+        below: u32,
+        off_bits: u32,
+        mut counts: Vec<usize>,
+    ) {
+        let m = hi - lo;
+        let shift = self.shift;
+        let start = self.pos(lo);
+        let buckets = 1usize << d;
+        if Self::ENTRY < 24 {
+            // The scratch pages pay for one slot array at a time.
+            self.slots = Vec::new();
+        }
+        let mut slots = core::mem::take(&mut self.narrow);
+        slots.clear();
+        slots.resize(m, 0);
+        {
+            let src = self.pages(side);
+            let off_mask = (1u64 << off_bits) - 1;
+            // Walk the range's pages by entry chunks.
+            let per_page = self.per_page;
+            let (mut skip, mut left) = (lo % per_page, m);
+            for (p, page) in src.iter().enumerate().skip(lo / per_page) {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(per_page - skip);
+                // Offset of the page's first entry from the range's start.
+                let base = (p << shift).wrapping_sub(start);
+                let chunks = page.as_slice().chunks_exact(Self::ENTRY).enumerate().skip(skip).take(take);
+                for (c, e) in chunks {
+                    let b = Self::digit(e, bit, d);
+                    // Bits past the key are zero: the shifted key ends
+                    // above the offset's bits.
+                    let k = if below >= 128 { 0 } else { ((Self::key_of(e) << below) >> 64) as u64 };
+                    let off = base.wrapping_add(c * Self::ENTRY);
+                    slots[counts[b]] = (k & !off_mask) | off as u64;
+                    counts[b] += 1;
+                }
+                left -= take;
+                skip = 0;
+            }
+        }
+        // Slots are unique (offsets differ), so `>` never moves a tie.
+        let mut from = 0;
+        for &end in &counts[..buckets] {
+            let bucket = &mut slots[from..end];
+            if bucket.len() > INSERTION_MAX {
+                bucket.sort_unstable();
+            } else {
+                insertion(bucket);
+            }
+            from = end;
+        }
+        let off_mask = (1u64 << off_bits) - 1;
+        let (src, dst) = match side {
+            Side::Main => (&self.main, &mut self.spare),
+            Side::Spare => (&self.spare, &mut self.main),
+        };
+        // Output entries are consecutive: walk the pages' entry chunks.
+        let per_page = self.per_page;
+        let mut it = slots.iter();
+        let mut skip = lo % per_page;
+        'pages: for page in dst.iter_mut().skip(lo / per_page) {
+            for chunk in page.as_mut_slice().chunks_exact_mut(Self::ENTRY).take(per_page).skip(skip) {
+                let Some(&slot) = it.next() else { break 'pages };
+                let from = start + (slot & off_mask) as usize;
+                chunk.copy_from_slice(Self::at(src, shift, from));
+            }
+            skip = 0;
+        }
+        if side == Side::Main {
+            // Gathered into spare: bring back.
+            self.copy_to_main(lo, hi, Side::Spare);
+        }
+        self.narrow = slots;
+        self.counts = counts;
+    }
+}
+
+/// Insertion sort of a few unique slots.
+#[inline(always)]
+fn insertion(v: &mut [u64]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
     }
 }
 
