@@ -81,6 +81,29 @@ fn slots(page: &Page) -> &[Entry] {
 }
 
 #[inline]
+/// Histogram of `digit` over the entries `range` of `pages` (entry `i` is
+/// slot `i & mask` of page `i >> shift`); `counts` is zeroed first.
+fn count_digits(
+    pages: &[Page],
+    shift: u32,
+    mask: usize,
+    range: core::ops::Range<usize>,
+    counts: &mut [u32],
+    digit: impl Fn(Entry) -> usize,
+) {
+    counts.fill(0);
+    let (mut i, hi) = (range.start, range.end);
+    while i < hi {
+        let page = slots(&pages[i >> shift]);
+        let start = i & mask;
+        let n = (page.len() - start).min(hi - i);
+        for &e in &page[start..start + n] {
+            counts[digit(e)] += 1;
+        }
+        i += n;
+    }
+}
+
 fn slots_mut(page: &mut Page) -> &mut [Entry] {
     <[Entry]>::mut_from_bytes(page.as_mut_slice()).expect("pages are 64-byte aligned, a multiple of 16 bytes")
 }
@@ -281,24 +304,11 @@ impl PagedIndex {
         let digit = |e: Entry| digit.of(e);
         let buckets = 1usize << d;
         let counts = &mut self.counts;
-        counts[..buckets].fill(0);
-        {
-            let pages = match side {
-                Side::Main => &self.main,
-                Side::Spare => &self.spare,
-            };
-            let (shift, mask) = (self.shift, self.mask);
-            let mut i = lo;
-            while i < hi {
-                let page = slots(&pages[i >> shift]);
-                let start = i & mask;
-                let n = (page.len() - start).min(hi - i);
-                for &e in &page[start..start + n] {
-                    counts[digit(e)] += 1;
-                }
-                i += n;
-            }
-        }
+        let pages = match side {
+            Side::Main => &self.main,
+            Side::Spare => &self.spare,
+        };
+        count_digits(pages, self.shift, self.mask, lo..hi, &mut counts[..buckets], digit);
         // Bucket starts, as absolute indexes.
         let mut starts = Vec::with_capacity(buckets + 1);
         let mut at = lo;
@@ -365,22 +375,12 @@ impl PagedIndex {
         };
         {
             let counts = &mut self.counts;
-            counts[..buckets].fill(0);
             let pages = match side {
                 Side::Main => &self.main,
                 Side::Spare => &self.spare,
             };
             let (shift, mask) = (self.shift, self.mask);
-            let mut i = lo;
-            while i < hi {
-                let page = slots(&pages[i >> shift]);
-                let start = i & mask;
-                let n = (page.len() - start).min(hi - i);
-                for &e in &page[start..start + n] {
-                    counts[digit(e)] += 1;
-                }
-                i += n;
-            }
+            count_digits(pages, shift, mask, lo..hi, &mut counts[..buckets], digit);
             let mut at = 0u32;
             for c in &mut counts[..buckets] {
                 let n = *c;
