@@ -45,6 +45,26 @@ struct Batch {
     hashes: Vec<u64>,
 }
 
+impl Batch {
+    /// Refills the batch with up to [`BATCH`] rows, each appended to `rows`
+    /// by `next` (which returns `false` at the end of its input); `true`
+    /// when the input ended.
+    fn refill(
+        &mut self,
+        mut next: impl FnMut(&mut Vec<u8>) -> Result<bool, JoinError>,
+    ) -> Result<bool, JoinError> {
+        self.rows.clear();
+        self.ends.clear();
+        while self.ends.len() < BATCH {
+            if !next(&mut self.rows)? {
+                return Ok(true);
+            }
+            self.ends.push(self.rows.len());
+        }
+        Ok(false)
+    }
+}
+
 /// Fewest budget pages a hash join works with.
 const MIN_PAGES: usize = 16;
 
@@ -423,17 +443,10 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
                 let Some(parts) = &mut self.parts else { return Ok(false) };
                 let batch = &mut self.batch;
                 for _ in 0..max.div_ceil(BATCH) {
-                    batch.rows.clear();
-                    batch.ends.clear();
-                    let mut end = false;
-                    while batch.ends.len() < BATCH {
-                        let Some(rec) = self.source.next_record()? else {
-                            end = true;
-                            break;
-                        };
-                        batch.rows.extend_from_slice(rec);
-                        batch.ends.push(batch.rows.len());
-                    }
+                    let source = &mut self.source;
+                    let end = batch.refill(|rows| {
+                        Ok(source.next_record()?.map(|rec| rows.extend_from_slice(rec)).is_some())
+                    })?;
                     parts.probe_batch::<L, F>(
                         &batch.rows,
                         &batch.ends,
@@ -455,17 +468,11 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
                     // A recursion task: flags are all clear, probe in batches.
                     let batch = &mut self.batch;
                     for _ in 0..max.div_ceil(BATCH) {
-                        batch.rows.clear();
-                        batch.ends.clear();
-                        let mut end = false;
-                        while batch.ends.len() < BATCH {
-                            let Some((_, rec)) = frame::read::<L, _>(reader)? else {
-                                end = true;
-                                break;
-                            };
-                            batch.rows.extend_from_slice(rec);
-                            batch.ends.push(batch.rows.len());
-                        }
+                        let end = batch.refill(|rows| {
+                            Ok(frame::read::<L, _>(reader)?
+                                .map(|(_, rec)| rows.extend_from_slice(rec))
+                                .is_some())
+                        })?;
                         parts.probe_batch::<L, F>(
                             &batch.rows,
                             &batch.ends,
