@@ -298,7 +298,7 @@ proptest! {
     fn random_fixed_sorts_match_the_oracle(
         n in 0usize..12_000,
         keys in 1u64..5_000,
-        pages in 5usize..40,
+        pages in segrec_operators::sort::MIN_PAGES..40,
         fan_in in 2usize..6,
         prefix in 1usize..9,
         seed in any::<u64>(),
@@ -363,12 +363,13 @@ fn config_spill_dir_overrides_the_managers() {
 #[test]
 fn a_budget_below_the_minimum_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let memory = manager(4 * PAGE, PAGE, dir.path());
+    let below = (segrec_operators::sort::MIN_PAGES - 1) * PAGE;
+    let memory = manager(below, PAGE, dir.path());
     let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
     match sorter.push(&Fixed { key: 1, payload: 1 }) {
         Err(SortError::BudgetTooSmall { needed, available, .. }) => {
             assert_eq!(needed, segrec_operators::sort::MIN_PAGES * PAGE);
-            assert_eq!(available, 4 * PAGE);
+            assert_eq!(available, below);
         }
         other => panic!("expected BudgetTooSmall, got {other:?}"),
     }
@@ -376,7 +377,8 @@ fn a_budget_below_the_minimum_is_an_error_naming_it() {
     assert_eq!(memory.stats().in_use, 0);
     // The minimum works, spilling every few records.
     let records = fixed(3000, 100, 23);
-    let out = check_sort(&records, by_key, 5 * PAGE, PAGE, SorterConfig::new().max_fan_in(2), true).unwrap();
+    let min = segrec_operators::sort::MIN_PAGES * PAGE;
+    let out = check_sort(&records, by_key, min, PAGE, SorterConfig::new().max_fan_in(2), true).unwrap();
     assert!(out.runs > 5, "{out:?}");
 }
 

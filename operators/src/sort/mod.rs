@@ -61,8 +61,9 @@ use fixed::FixedBuffer;
 pub use stream::SortedStream;
 use stream::Source;
 
-/// Pages a sorter needs at the least: one for records, one of index entries
-/// with its scatter twin, the sort scratch page and the spill staging page.
+/// Pages a sorter needs at the least: the spill staging page and room for
+/// records with their sort slots (or index entries with their scatter
+/// twin and the sort's scratch).
 pub const MIN_PAGES: usize = 5;
 
 /// Bytes of one frame header in a spill file (the read-ahead unit is a page
@@ -243,10 +244,10 @@ impl<T: SegmentRecord> Sorter<T> {
 
     /// Sorts the buffer and writes it as the next run.
     fn spill(&mut self) -> Result<(), SortError> {
-        self.buffer.sort();
+        self.buffer.sort()?;
         // The spill writer takes its staging page from the held-back one.
         self.spare = None;
-        let run = run::write_run(&self.buffer, &self.reservation, &self.spill_dir);
+        let run = run::write_run(&mut self.buffer, &self.reservation, &self.spill_dir);
         // The staging page is back in the pool either way: hold it again.
         let refill = |s: &mut Self| s.spare = s.reservation.allocate_page().ok();
         match run {
@@ -278,17 +279,16 @@ impl<T: SegmentRecord> Sorter<T> {
     pub fn finish(mut self) -> Result<SortedStream<T>, SortError> {
         let records = self.records;
         if self.runs.is_empty() {
-            self.buffer.sort();
+            self.buffer.sort()?;
             let source = match self.buffer {
                 Buffer::Indexed(buffer) => {
                     let page_size = buffer.page_size();
                     let (pages, index) = buffer.into_parts();
                     Source::Memory { pages, index, page_size, pos: 0, scratch: Vec::new() }
                 }
-                Buffer::Fixed(buffer) => {
-                    let page_size = buffer.page_size();
-                    let (pages, len) = buffer.into_pages();
-                    Source::Fixed(stream::FixedSource::new::<T>(pages, len, page_size))
+                Buffer::Fixed(mut buffer) => {
+                    buffer.release_when_read();
+                    Source::Fixed(buffer)
                 }
             };
             return Ok(SortedStream::new(source, records));
@@ -328,6 +328,9 @@ impl<T: SegmentRecord> Sorter<T> {
 /// fixed-size records with fixed-width keys, records plus a sorted index
 /// otherwise.
 #[derive(Debug)]
+// One per sorter: the size difference costs nothing, a box would cost a
+// pointer chase per push.
+#[allow(clippy::large_enum_variant)]
 enum Buffer<T> {
     Indexed(SortBuffer<T>),
     Fixed(FixedBuffer<T>),
@@ -365,9 +368,12 @@ impl<T: SegmentRecord> Buffer<T> {
         self.len() == 0
     }
 
-    fn sort(&mut self) {
+    fn sort(&mut self) -> Result<(), SortError> {
         match self {
-            Self::Indexed(b) => b.sort(),
+            Self::Indexed(b) => {
+                b.sort();
+                Ok(())
+            }
             Self::Fixed(b) => b.sort(),
         }
     }

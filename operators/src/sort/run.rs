@@ -29,9 +29,10 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
     }
 }
 
-/// Writes the buffer's records, in index order, as one run file.
+/// Writes the (sorted) buffer's records in order as one run file. On error
+/// the buffer still holds every record.
 pub(crate) fn write_run<T: SegmentRecord>(
-    buffer: &Buffer<T>,
+    buffer: &mut Buffer<T>,
     reservation: &MemoryReservation,
     dir: &Path,
 ) -> Result<SpillFile, SortError> {
@@ -39,8 +40,16 @@ pub(crate) fn write_run<T: SegmentRecord>(
     let buffer = match buffer {
         Buffer::Indexed(b) => b,
         Buffer::Fixed(b) => {
-            b.for_each_record(|bytes| frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error))?;
-            return Ok(writer.finish()?);
+            let written = (|| {
+                while let Some(bytes) = b.next_record()? {
+                    frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+                }
+                Ok(writer.finish()?)
+            })();
+            if written.is_err() {
+                b.restore();
+            }
+            return written;
         }
     };
     let (pages, index) = buffer.parts();

@@ -12,57 +12,17 @@ use super::index::{PagedIndex, pointer};
 use super::merge::Merger;
 
 /// Where the records come from.
+// One per stream, built once: the size difference costs nothing, a box
+// would cost a pointer chase per record.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source<T> {
     /// Nothing spilled: record pages and the sorted index.
     Memory { pages: Vec<Page>, index: PagedIndex, page_size: usize, pos: usize, scratch: Vec<u8> },
-    /// Nothing spilled: sorted `[key | record]` entries.
-    Fixed(FixedSource),
+    /// Nothing spilled: `[key | record]` entries, each bucket sorted as
+    /// reading reaches it.
+    Fixed(FixedBuffer<T>),
     /// The last merge pass, run lazily as the stream is read.
     Merge(Merger<T>),
-}
-
-/// Sorted fixed-size entries read in page order.
-pub(crate) struct FixedSource {
-    pages: Vec<Page>,
-    /// Entries left.
-    left: usize,
-    page: usize,
-    offset: usize,
-    /// Bytes of an entry, of its key, of its record.
-    entry: usize,
-    key: usize,
-    record: usize,
-    page_size: usize,
-}
-
-impl FixedSource {
-    pub(crate) fn new<T: SegmentRecord>(pages: Vec<Page>, len: usize, page_size: usize) -> Self {
-        Self {
-            pages,
-            left: len,
-            page: 0,
-            offset: 0,
-            entry: FixedBuffer::<T>::ENTRY,
-            key: T::NORMALIZED_KEY_LEN,
-            record: T::ENCODED_SIZE.unwrap_or(0),
-            page_size,
-        }
-    }
-
-    #[inline]
-    fn next(&mut self) -> Option<&[u8]> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        if self.offset + self.entry > self.page_size {
-            self.page += 1;
-            self.offset = 0;
-        }
-        let at = self.offset + self.key;
-        self.offset += self.entry;
-        Some(&self.pages[self.page].as_slice()[at..at + self.record])
-    }
 }
 
 /// The output of [`Sorter::finish`](super::Sorter::finish): records in key
@@ -123,7 +83,7 @@ impl<T: SegmentRecord> SortedStream<T> {
                 *pos += 1;
                 record_bytes::<T>(pages, *page_size, pointer(e), scratch)
             }
-            Source::Fixed(f) => match f.next() {
+            Source::Fixed(f) => match f.next_record()? {
                 Some(b) => b,
                 None => return Ok(None),
             },

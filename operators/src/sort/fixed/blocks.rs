@@ -1,0 +1,233 @@
+//! Budgeted pages cut into 4 KiB blocks, and chains of blocks: the storage
+//! of the fixed-size sort buffer.
+//!
+//! A block belongs to at most one chain (a singly linked list of blocks
+//! holding entries in order) or to the free list. Chains grow one block at a
+//! time, so sorting and scattering need no contiguous buffer and no twin of
+//! the whole data: a scatter pass frees each source block once it is read,
+//! and the blocks it frees carry the pass's output.
+//!
+//! Positions are byte addresses in the concatenation of the pages:
+//! `block << BLOCK_SHIFT | offset`. Every page size is a power of two of at
+//! least 4 KiB, so a block never straddles pages.
+
+use segrec_core::{MemoryError, MemoryReservation, Page};
+
+/// Bytes of a block.
+pub(crate) const BLOCK: usize = 4096;
+const BLOCK_SHIFT: u32 = BLOCK.trailing_zeros();
+/// No block (end of a chain, or a chain without blocks).
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A chain of blocks, entries in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+    /// Entries in the chain.
+    pub(crate) len: usize,
+}
+
+impl Chain {
+    pub(crate) const EMPTY: Self = Self { head: NONE, tail: NONE, len: 0 };
+}
+
+/// The pages and their blocks' links, fill counts and free list.
+#[derive(Debug)]
+pub(crate) struct Blocks {
+    reservation: MemoryReservation,
+    pages: Vec<Page>,
+    page_shift: u32,
+    /// Blocks per page, log2.
+    per_page_shift: u32,
+    free: Vec<u32>,
+    /// Per block: the next block of its chain.
+    next: Vec<u32>,
+    /// Per block: entries it holds (set when it is sealed).
+    fill: Vec<u16>,
+}
+
+impl Blocks {
+    pub(crate) fn new(reservation: MemoryReservation) -> Self {
+        let page_shift = reservation.page_size().trailing_zeros();
+        Self {
+            reservation,
+            pages: Vec::new(),
+            page_shift,
+            per_page_shift: page_shift - BLOCK_SHIFT,
+            free: Vec::new(),
+            next: Vec::new(),
+            fill: Vec::new(),
+        }
+    }
+
+    pub(crate) fn reservation(&self) -> &MemoryReservation {
+        &self.reservation
+    }
+
+    /// Free blocks held.
+    pub(crate) fn free_len(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Blocks held in all.
+    pub(crate) fn total(&self) -> usize {
+        self.pages.len() << self.per_page_shift
+    }
+
+    /// A free block, leaving at least `keep` in the free list, or a new page
+    /// cut into blocks; `None` when the budget refuses the page.
+    #[inline]
+    pub(crate) fn take(&mut self, keep: usize) -> Result<Option<u32>, MemoryError> {
+        while self.free.len() <= keep {
+            if !self.grow()? {
+                return Ok(None);
+            }
+        }
+        Ok(self.free.pop())
+    }
+
+    /// Adds one page's blocks to the free list; `false` when the budget
+    /// refuses it.
+    #[cold]
+    pub(crate) fn grow(&mut self) -> Result<bool, MemoryError> {
+        let page = match self.reservation.allocate_page() {
+            Ok(p) => p,
+            Err(MemoryError::Exhausted { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let first = self.total();
+        let n = 1usize << self.per_page_shift;
+        if first + n > NONE as usize {
+            // Block ids are u32: refuse (as if the budget were full) rather
+            // than wrap.
+            return Ok(false);
+        }
+        self.pages.push(page);
+        self.next.resize(first + n, NONE);
+        self.fill.resize(first + n, 0);
+        // Room for every block to be free at once: releasing never
+        // allocates (reading a sorted buffer frees its blocks).
+        self.free.reserve(first + n - self.free.len());
+        // Pushed in reverse so blocks are taken in address order.
+        self.free.extend((first..first + n).rev().map(|b| b as u32));
+        Ok(true)
+    }
+
+    /// Returns a block to the free list.
+    #[inline]
+    pub(crate) fn release(&mut self, block: u32) {
+        self.free.push(block);
+    }
+
+    /// Forgets every chain: all blocks are free again.
+    pub(crate) fn release_all(&mut self) {
+        let total = self.total();
+        self.free.clear();
+        self.free.extend((0..total).rev().map(|b| b as u32));
+    }
+
+    #[inline(always)]
+    pub(crate) fn next(&self, block: u32) -> u32 {
+        self.next[block as usize]
+    }
+
+    #[inline(always)]
+    pub(crate) fn fill(&self, block: u32) -> usize {
+        usize::from(self.fill[block as usize])
+    }
+
+    /// Appends `block` (holding `fill` entries once sealed) to `chain`.
+    #[inline]
+    pub(crate) fn link(&mut self, chain: &mut Chain, block: u32) {
+        self.next[block as usize] = NONE;
+        if chain.head == NONE {
+            chain.head = block;
+        } else {
+            self.next[chain.tail as usize] = block;
+        }
+        chain.tail = block;
+    }
+
+    /// Records that `block` holds `fill` entries.
+    #[inline]
+    pub(crate) fn seal(&mut self, block: u32, fill: usize) {
+        debug_assert!(fill <= BLOCK);
+        self.fill[block as usize] = fill as u16;
+    }
+
+    /// Links `b` after `a` (both non-empty): one chain, `a`'s entries first.
+    pub(crate) fn concat(&mut self, a: Chain, b: Chain) -> Chain {
+        if a.head == NONE {
+            return b;
+        }
+        if b.head == NONE {
+            return a;
+        }
+        self.next[a.tail as usize] = b.head;
+        Chain { head: a.head, tail: b.tail, len: a.len + b.len }
+    }
+
+    /// The position of `block`'s first byte.
+    #[inline(always)]
+    pub(crate) fn start(block: u32) -> usize {
+        (block as usize) << BLOCK_SHIFT
+    }
+
+    /// Offset of `pos` within its block.
+    #[inline(always)]
+    pub(crate) fn offset(pos: usize) -> usize {
+        pos & (BLOCK - 1)
+    }
+
+    /// `len` bytes at `pos` (within one block).
+    #[inline(always)]
+    pub(crate) fn bytes(&self, pos: usize, len: usize) -> &[u8] {
+        let off = pos & ((1 << self.page_shift) - 1);
+        &self.pages[pos >> self.page_shift].as_slice()[off..off + len]
+    }
+
+    /// `len` bytes at `pos` (within one block), for writing.
+    #[inline(always)]
+    pub(crate) fn bytes_mut(&mut self, pos: usize, len: usize) -> &mut [u8] {
+        let off = pos & ((1 << self.page_shift) - 1);
+        &mut self.pages[pos >> self.page_shift].as_mut_slice()[off..off + len]
+    }
+
+    /// Copies `len` bytes from `from` to `to` (each within one block; the
+    /// two do not overlap).
+    #[inline(always)]
+    pub(crate) fn copy(&mut self, from: usize, to: usize, len: usize) {
+        let mask = (1 << self.page_shift) - 1;
+        let (pf, pt) = (from >> self.page_shift, to >> self.page_shift);
+        let (of, ot) = (from & mask, to & mask);
+        if pf == pt {
+            self.pages[pf].as_mut_slice().copy_within(of..of + len, ot);
+        } else {
+            let (src, dst) = if pf < pt {
+                let (a, b) = self.pages.split_at_mut(pt);
+                (&a[pf], &mut b[0])
+            } else {
+                let (a, b) = self.pages.split_at_mut(pf);
+                (&b[0], &mut a[pt])
+            };
+            dst.as_mut_slice()[ot..ot + len].copy_from_slice(&src.as_slice()[of..of + len]);
+        }
+    }
+
+    /// The whole of `block`.
+    #[inline(always)]
+    pub(crate) fn block(&self, block: u32) -> &[u8] {
+        self.bytes(Self::start(block), BLOCK)
+    }
+
+    /// A raw pointer to `pos`, for prefetch hints only (never dereferenced).
+    #[inline(always)]
+    pub(crate) fn hint(&self, pos: usize) -> *const u8 {
+        let page = pos >> self.page_shift;
+        match self.pages.get(page) {
+            Some(p) => p.as_slice().as_ptr().wrapping_add(pos & ((1 << self.page_shift) - 1)),
+            None => core::ptr::null(),
+        }
+    }
+}

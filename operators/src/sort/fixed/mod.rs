@@ -1,0 +1,527 @@
+//! The sort buffer for fixed-size records with fixed-width keys: each entry
+//! is `[normalized key | record bytes]`, and the entries themselves are
+//! sorted, so reading back (or spilling) walks memory in order with no
+//! pointer chasing.
+//!
+//! # Algorithm
+//!
+//! An MSD radix sort (McIlroy, Bostic and McIlroy, "Engineering Radix
+//! Sort", 1993) whose top pass is fused into pushing, over chains of 4 KiB
+//! blocks cut from budgeted pages (see `blocks.rs`):
+//!
+//! 1. The first entries (a sample of about the in-cache capacity) go to one
+//!    chain. Their keys tell which leading bits all keys share so far; the
+//!    top digit is the next (up to 11) bits, with as many buckets as the
+//!    budget holds at about half the in-cache capacity each. The sample is
+//!    scattered into the buckets, and every later push goes straight to its
+//!    bucket's chain, with a write prefetch ahead of the bucket's write
+//!    position. There is no separate top pass and no twin of the data.
+//! 2. `sort` takes the buckets in order. A bucket within the in-cache
+//!    capacity is sorted by one digit of about `log2(size)` bits into
+//!    `key bits | reference` slots, finished by insertion sort (a rare large
+//!    sub-bucket is sorted first), and its entries are gathered in that
+//!    order into fresh blocks (the ones the previous bucket freed, still in
+//!    cache) while its own blocks are freed. A larger bucket (clustered
+//!    keys) is scattered again by its next digit into sub-chains, freeing
+//!    each source block once read, and each sub-chain is sorted the same way.
+//! 3. When a later key differs from the sample above the top digit (sorted
+//!    input, say), the buckets do not partition the keys: they are linked
+//!    into one chain and sorted from the first differing bit.
+//!
+//! Every scatter appends in input order and the slots break key ties by
+//! position, so equal keys keep push order: the sort is stable by
+//! construction. The result is one chain, entries in order.
+
+mod blocks;
+mod sort;
+
+use core::marker::PhantomData;
+
+use segrec_core::{MemoryError, MemoryReservation, SegmentRecord};
+
+use super::SortError;
+use super::buffer::Pushed;
+use super::prefetch::prefetch_ptr;
+use blocks::{BLOCK, Blocks, Chain, NONE};
+
+/// The widest entry kept on this path; wider records use the index.
+pub(crate) const MAX_ENTRY: usize = 64;
+/// The widest key (in normalized bytes) sorted on this path.
+const MAX_KEY: usize = 12;
+/// Widest digit of a scatter pass (top buckets included).
+const MAX_DIGIT: u32 = 11;
+/// Most blocks an in-cache sort reads (its working set, with its slots and
+/// output, stays in L2).
+const MAX_CACHE_BLOCKS: usize = 64;
+/// Bytes ahead of a bucket's write position prefetched while scattering.
+const WRITE_AHEAD: usize = 256;
+/// A bucket cursor with no room: the next entry needs a new block.
+const FULL: usize = usize::MAX;
+
+/// Whether records of `T` can use this path at all.
+pub(crate) fn eligible<T: SegmentRecord>(prefix_len: usize) -> bool {
+    let key = T::NORMALIZED_KEY_LEN;
+    T::ENCODED_SIZE.is_some()
+        && !T::NORMALIZED_KEY_IS_PREFIX
+        && key <= MAX_KEY
+        && prefix_len >= key.min(12)
+        && FixedBuffer::<T>::ENTRY <= MAX_ENTRY
+}
+
+/// Sorted-in-place entries `[key | record]` in chains of blocks.
+#[derive(Debug)]
+pub(crate) struct FixedBuffer<T> {
+    blocks: Blocks,
+    /// Per bucket: the next write position, or `FULL`.
+    cursor: Vec<usize>,
+    /// Per bucket: its chain (`len` counts sealed blocks only).
+    chains: Vec<Chain>,
+    /// The bucket digit: `digit` key bits from key bit `bit` (no bits: one
+    /// bucket).
+    bit: u32,
+    digit: u32,
+    /// Bits of the top digit once the sample is in (0: stay in one chain).
+    top_bits: u32,
+    /// Entries after which the top digit is chosen (`usize::MAX`: chosen).
+    sample: usize,
+    len: usize,
+    /// Whether `pending` holds the last pushed record, not placed yet.
+    has_pending: bool,
+    /// The last pushed record (at `KEY..KEY + REC`), placed one push later:
+    /// reading its key right away would stall on store forwarding.
+    pending: [u8; MAX_ENTRY],
+    first: u128,
+    diff: u128,
+    /// Free blocks pushing leaves for sorting (the in-cache output and a
+    /// scatter's first blocks).
+    keep: usize,
+    /// Most entries one in-cache sort takes.
+    cache_cap: usize,
+    /// Most entries held (a small budget's one chain must fit in cache).
+    max_len: usize,
+    slots: Vec<u64>,
+    wide: Vec<u128>,
+    counts: Vec<u32>,
+    /// The blocks of the chain an in-cache sort gathers from.
+    list: Vec<u32>,
+    /// Bytes charged to the reservation for the vectors above.
+    charged: usize,
+    /// The first block of the chain sorted after the current one (`NONE`
+    /// if none), prefetched while the current one is counted.
+    ahead: u32,
+    /// Whether the entries are being read in order (`sort` was called).
+    draining: bool,
+    /// Chains still to sort and read, with the key bits their keys share;
+    /// the next one last.
+    stack: Vec<(Chain, u32)>,
+    /// The chain being read: its sorted slots are in `slots` (or `wide`
+    /// when `narrow` is false), `at` of `count` read so far.
+    current: Chain,
+    narrow: bool,
+    at: usize,
+    count: usize,
+    /// Bits of a slot's reference.
+    ref_bits: u32,
+    /// Chains read already, kept (for a spill that may fail) unless
+    /// `release_read` says to free them.
+    read: Vec<Chain>,
+    release_read: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SegmentRecord> FixedBuffer<T> {
+    /// Normalized key bytes at the head of an entry.
+    const KEY: usize = T::NORMALIZED_KEY_LEN;
+    /// Encoded record bytes.
+    const REC: usize = match T::ENCODED_SIZE {
+        Some(n) => n,
+        None => 0,
+    };
+    /// Bytes of one entry: at least 16 (the key is read as one `u128`).
+    pub(crate) const ENTRY: usize = if Self::KEY + Self::REC < 16 { 16 } else { Self::KEY + Self::REC };
+    const KEY_BITS: u32 = (Self::KEY * 8) as u32;
+    /// Entries per block: a cursor stays inside its block even when the
+    /// block is full (so one block past a multiple of the entry size is
+    /// left unused).
+    const PER_BLOCK: usize = (BLOCK - 1) / Self::ENTRY;
+
+    pub(crate) fn new(reservation: MemoryReservation) -> Self {
+        let budget = reservation.limit().min(reservation.manager().budget());
+        let budget_blocks = budget / BLOCK;
+        let (cache_blocks, keep, max_len, top_bits);
+        if budget_blocks >= 16 * MAX_CACHE_BLOCKS {
+            // In-cache sorts of up to `MAX_CACHE_BLOCKS`, and free blocks
+            // kept while pushing for the first blocks of scatters (clustered
+            // keys) and the last pushed record.
+            cache_blocks = MAX_CACHE_BLOCKS;
+            keep = (budget_blocks / 16).clamp(8, 512) + 1;
+            max_len = usize::MAX;
+            // Top buckets of about half the in-cache capacity when the
+            // budget is full, at most one (partly filled) block per 16 of
+            // the budget.
+            let buckets = (2 * budget_blocks / cache_blocks).min(budget_blocks / 16).clamp(1, 1 << MAX_DIGIT);
+            top_bits = usize::BITS - 1 - buckets.leading_zeros();
+        } else {
+            // A small budget holds one chain, sorted in cache: its entries
+            // and their slots share what the sorter's spill page leaves
+            // (slots and counts cost about 32 bytes per entry).
+            let page_blocks = reservation.page_size() / BLOCK;
+            let left = budget_blocks.saturating_sub(2 * page_blocks);
+            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 32)).clamp(1, MAX_CACHE_BLOCKS);
+            keep = 1;
+            max_len = cache_blocks * Self::PER_BLOCK;
+            top_bits = 0;
+        }
+        let cache_cap = cache_blocks * Self::PER_BLOCK;
+        Self {
+            blocks: Blocks::new(reservation),
+            cursor: vec![FULL],
+            chains: vec![Chain::EMPTY],
+            bit: 0,
+            digit: 0,
+            top_bits,
+            sample: if top_bits == 0 { usize::MAX } else { cache_cap },
+            len: 0,
+            has_pending: false,
+            pending: [0; MAX_ENTRY],
+            first: 0,
+            diff: 0,
+            keep,
+            cache_cap,
+            max_len,
+            slots: Vec::new(),
+            wide: Vec::new(),
+            counts: Vec::new(),
+            list: Vec::new(),
+            charged: 0,
+            ahead: NONE,
+            draining: false,
+            stack: Vec::new(),
+            current: Chain::EMPTY,
+            narrow: true,
+            at: 0,
+            count: 0,
+            ref_bits: 0,
+            read: Vec::new(),
+            release_read: false,
+            _t: PhantomData,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The key of an entry (its first 16 bytes), big-endian and
+    /// left-aligned, bits past the key zero. Keys of up to 8 bytes are read
+    /// as one `u64` (so digits of them are `u64` shifts).
+    #[inline(always)]
+    fn key_of(bytes: &[u8]) -> u128 {
+        if Self::KEY <= 8 {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[..8]);
+            return Self::key_from_u64(u64::from_be_bytes(w));
+        }
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&bytes[..16]);
+        let k = u128::from_be_bytes(w);
+        if Self::KEY >= 16 { k } else { k & !(u128::MAX >> Self::KEY_BITS) }
+    }
+
+    /// The key of up to 8 bytes whose big-endian bytes (and whatever
+    /// follows them) are `h`.
+    #[inline(always)]
+    fn key_from_u64(h: u64) -> u128 {
+        let h = if Self::KEY >= 8 { h } else { h & !(u64::MAX >> Self::KEY_BITS) };
+        u128::from(h) << 64
+    }
+
+    /// `d` (at least 1) bits of key `k` from key bit `bit`.
+    #[inline(always)]
+    fn digit_of(k: u128, bit: u32, d: u32) -> usize {
+        debug_assert!(d >= 1 && bit + d <= Self::KEY_BITS);
+        if Self::KEY <= 8 {
+            (((k >> 64) as u64) << bit >> (64 - d)) as usize
+        } else {
+            ((k << bit) >> (128 - d)) as usize
+        }
+    }
+
+    /// The bucket of key `k` under the current digit.
+    #[inline(always)]
+    fn bucket(&self, k: u128) -> usize {
+        if self.digit == 0 { 0 } else { Self::digit_of(k, self.bit, self.digit) }
+    }
+
+    /// Appends one record, encoded by `fill` into its entry.
+    #[inline]
+    pub(crate) fn try_push(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<Pushed, SortError> {
+        debug_assert_eq!(len, Self::REC);
+        if self.draining {
+            self.restore();
+        }
+        if self.len >= self.max_len || (self.len == 0 && !self.start()?) {
+            return Ok(Pushed::Full);
+        }
+        if self.has_pending {
+            if !self.place_pending(self.keep)? {
+                return Ok(Pushed::Full);
+            }
+            if self.len == self.sample {
+                self.choose_top_digit()?;
+            }
+        }
+        fill(&mut self.pending[Self::KEY..Self::KEY + Self::REC])?;
+        self.has_pending = true;
+        self.len += 1;
+        Ok(Pushed::Done)
+    }
+
+    /// Before the first entry: charges the sort's vectors and takes the
+    /// blocks it keeps plus one; `false` when the budget cannot.
+    #[cold]
+    fn start(&mut self) -> Result<bool, MemoryError> {
+        if self.charged == 0 && self.charge().is_err() {
+            return Ok(false);
+        }
+        while self.blocks.free_len() <= self.keep {
+            if !self.blocks.grow()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Moves the pending record into its bucket, leaving `keep` blocks free;
+    /// `false` (and still pending) when no block is left.
+    #[inline(always)]
+    fn place_pending(&mut self, keep: usize) -> Result<bool, MemoryError> {
+        let mut w = [0u8; 16];
+        T::write_normalized_key(&self.pending[Self::KEY..Self::KEY + Self::REC], &mut w[..Self::KEY]);
+        let k = if Self::KEY <= 8 {
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&w[..8]);
+            Self::key_from_u64(u64::from_be_bytes(h))
+        } else {
+            u128::from_be_bytes(w)
+        };
+        let b = self.bucket(k);
+        let Some(pos) = Self::room(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? else {
+            return Ok(false);
+        };
+        let entry = self.blocks.bytes_mut(pos, Self::ENTRY);
+        entry[..Self::KEY].copy_from_slice(&w[..Self::KEY]);
+        entry[Self::KEY..Self::KEY + Self::REC]
+            .copy_from_slice(&self.pending[Self::KEY..Self::KEY + Self::REC]);
+        prefetch_ptr(self.blocks.hint(pos + WRITE_AHEAD));
+        self.cursor[b] = pos + Self::ENTRY;
+        if self.len == 1 {
+            self.first = k;
+        }
+        self.diff |= k ^ self.first;
+        self.has_pending = false;
+        Ok(true)
+    }
+
+    /// Where the next entry of a chain goes: its cursor, or the start of a
+    /// new block (leaving `keep` free); `None` when no block is left.
+    #[inline(always)]
+    fn room(
+        blocks: &mut Blocks,
+        cursor: &mut usize,
+        chain: &mut Chain,
+        keep: usize,
+    ) -> Result<Option<usize>, MemoryError> {
+        if Blocks::offset(*cursor) + Self::ENTRY < BLOCK {
+            return Ok(Some(*cursor));
+        }
+        Self::new_block(blocks, cursor, chain, keep)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_block(
+        blocks: &mut Blocks,
+        cursor: &mut usize,
+        chain: &mut Chain,
+        keep: usize,
+    ) -> Result<Option<usize>, MemoryError> {
+        let Some(block) = blocks.take(keep)? else { return Ok(None) };
+        Self::seal_tail(blocks, cursor, chain);
+        blocks.link(chain, block);
+        *cursor = Blocks::start(block);
+        Ok(Some(*cursor))
+    }
+
+    /// Records the fill of a chain's last block (its cursor's block).
+    #[inline]
+    fn seal_tail(blocks: &mut Blocks, cursor: &mut usize, chain: &mut Chain) {
+        if chain.tail != NONE && *cursor != FULL {
+            let fill = Blocks::offset(*cursor) / Self::ENTRY;
+            blocks.seal(chain.tail, fill);
+            chain.len += fill;
+        }
+        *cursor = FULL;
+    }
+
+    /// Chooses the top digit from the sample's keys and scatters the sample
+    /// into the buckets.
+    #[cold]
+    fn choose_top_digit(&mut self) -> Result<(), MemoryError> {
+        self.sample = usize::MAX;
+        // The sample's keys share their first `lz(diff)` bits: the digit
+        // starts there (a sample of equal keys puts it at the key's end).
+        let bit = self.diff.leading_zeros().min(Self::KEY_BITS.saturating_sub(1));
+        let mut d = self.top_bits.min(Self::KEY_BITS - bit);
+        // A scatter needs a first block per bucket before the sample's
+        // blocks are freed: take them now, or use fewer buckets.
+        while d > 0 && self.blocks.free_len() < (1 << d) + 1 + self.keep {
+            if !self.blocks.grow()? {
+                d -= 1;
+            }
+        }
+        if d == 0 {
+            return Ok(());
+        }
+        Self::seal_tail(&mut self.blocks, &mut self.cursor[0], &mut self.chains[0]);
+        let sample = self.chains[0];
+        let (cursor, chains) = self.scatter(sample, bit, d)?;
+        self.cursor = cursor;
+        self.chains = chains;
+        self.bit = bit;
+        self.digit = d;
+        Ok(())
+    }
+
+    /// Seals every bucket, ready to sort or read.
+    fn seal_all(&mut self) {
+        for (cursor, chain) in self.cursor.iter_mut().zip(&mut self.chains) {
+            Self::seal_tail(&mut self.blocks, cursor, chain);
+        }
+    }
+
+    /// Stops reading in order and makes every entry (read or not) one
+    /// unsorted chain again, as pushed: after a run failed to spill, so
+    /// pushing (and sorting) can go on with nothing lost. Chains are linked
+    /// in key order of their buckets and equal keys always share a chain in
+    /// push order, so a later sort keeps them stable.
+    pub(crate) fn restore(&mut self) {
+        if !self.draining {
+            return;
+        }
+        let mut all = Chain::EMPTY;
+        let read = core::mem::take(&mut self.read);
+        let current = core::mem::replace(&mut self.current, Chain::EMPTY);
+        let stack = core::mem::take(&mut self.stack);
+        for chain in read.into_iter().chain([current]).chain(stack.into_iter().rev().map(|(c, _)| c)) {
+            all = self.blocks.concat(all, chain);
+        }
+        self.chains = vec![all];
+        self.cursor = vec![FULL];
+        self.bit = 0;
+        self.digit = 0;
+        self.at = 0;
+        self.count = 0;
+        self.draining = false;
+    }
+
+    /// Gets the entries ready to be read in key order (equal keys in push
+    /// order) by [`next_record`](Self::next_record): each bucket is sorted
+    /// as reading reaches it.
+    pub(crate) fn sort(&mut self) -> Result<(), SortError> {
+        if self.draining {
+            return Ok(());
+        }
+        if self.has_pending && !self.place_pending(0)? {
+            // Unreachable while `keep` > 0 blocks stay free for this.
+            return Err(self.exhausted().into());
+        }
+        self.seal_all();
+        let chains = core::mem::take(&mut self.chains);
+        self.stack.clear();
+        let shared = self.diff.leading_zeros().min(Self::KEY_BITS);
+        if shared < self.bit {
+            // A key differs above the top digit: the buckets are not in key
+            // order. Equal keys share a bucket, so linking them in bucket
+            // order keeps each key's push order.
+            let all = chains.iter().fold(Chain::EMPTY, |a, &c| self.blocks.concat(a, c));
+            self.stack.push((all, shared));
+        } else {
+            let bit = self.bit + self.digit;
+            self.stack.extend(chains.iter().rev().filter(|c| c.len > 0).map(|&c| (c, bit)));
+        }
+        self.current = Chain::EMPTY;
+        self.at = 0;
+        self.count = 0;
+        self.draining = true;
+        Ok(())
+    }
+
+    /// Frees each chain once read (for a buffer read only once, in memory).
+    pub(crate) fn release_when_read(&mut self) {
+        self.release_read = true;
+    }
+
+    /// The next record's bytes in key order (`sort` first).
+    #[inline]
+    pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>, SortError> {
+        debug_assert!(self.draining);
+        if self.at == self.count && !self.next_chain()? {
+            return Ok(None);
+        }
+        let r = if self.narrow {
+            sort::Slot::reference(self.slots[self.at], self.ref_bits)
+        } else {
+            sort::Slot::reference(self.wide[self.at], self.ref_bits)
+        };
+        self.at += 1;
+        let pos = Blocks::start(self.list[r >> sort::INDEX_BITS]) + (r & sort::INDEX_MASK) * Self::ENTRY;
+        Ok(Some(self.blocks.bytes(pos + Self::KEY, Self::REC)))
+    }
+
+    /// Allocates the in-cache sort's vectors (sized for its capacity: slots
+    /// of both widths, counts, the block list) and charges them to the
+    /// reservation, once: reading allocates nothing per chain.
+    fn charge(&mut self) -> Result<(), MemoryError> {
+        let counts = self.cache_cap.next_power_of_two().min(1 << sort::MAX_CACHE_DIGIT) + 1;
+        let list = 2 * self.cache_cap / Self::PER_BLOCK + 2;
+        let bytes = self.cache_cap * (8 + 16) + counts * 4 + list * 4;
+        self.blocks.reservation().try_grow(bytes)?;
+        self.charged = bytes;
+        self.counts = vec![0; counts];
+        self.slots = Vec::with_capacity(self.cache_cap);
+        self.wide = Vec::with_capacity(self.cache_cap);
+        self.list = Vec::with_capacity(list);
+        Ok(())
+    }
+
+    /// Forgets the entries, keeping the pages for the next run.
+    pub(crate) fn clear(&mut self) {
+        self.blocks.release_all();
+        self.len = 0;
+        self.has_pending = false;
+        self.diff = 0;
+        self.first = 0;
+        self.draining = false;
+        self.stack.clear();
+        self.read.clear();
+        self.current = Chain::EMPTY;
+        self.at = 0;
+        self.count = 0;
+        self.bit = 0;
+        self.digit = 0;
+        self.cursor = vec![FULL];
+        self.chains = vec![Chain::EMPTY];
+        self.sample = if self.top_bits == 0 { usize::MAX } else { self.cache_cap };
+    }
+}
+
+impl<T> Drop for FixedBuffer<T> {
+    fn drop(&mut self) {
+        self.blocks.reservation().shrink(self.charged);
+    }
+}

@@ -1,0 +1,344 @@
+//! Sorting the chains of a [`FixedBuffer`]: scatter passes for chains
+//! larger than the in-cache capacity, and the in-cache sort that finishes
+//! each chain (see the module documentation of `fixed`).
+
+use segrec_core::{MemoryError, SegmentRecord};
+
+use super::blocks::{BLOCK, Blocks, Chain, NONE};
+use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD};
+use crate::sort::SortError;
+use crate::sort::prefetch::prefetch_ptr;
+
+/// Widest digit of the in-cache pass.
+pub(super) const MAX_CACHE_DIGIT: u32 = 12;
+/// Sub-buckets up to this size finish by insertion sort.
+const INSERTION_MAX: usize = 24;
+/// Bits of a slot's reference holding the entry's index in its block
+/// (entries are at least 16 bytes, so a block holds at most 256).
+pub(super) const INDEX_BITS: u32 = 8;
+/// The index bits of a reference.
+pub(super) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+impl<T: SegmentRecord> FixedBuffer<T> {
+    /// Scatters the sealed chain `src` by `d` key bits from key bit `bit`
+    /// into `2^d` chains (cursors not sealed), in order, freeing each block
+    /// of `src` once read. Needs `2^d + 1` free blocks.
+    pub(super) fn scatter(
+        &mut self,
+        src: Chain,
+        bit: u32,
+        d: u32,
+    ) -> Result<(Vec<usize>, Vec<Chain>), MemoryError> {
+        let n = 1usize << d;
+        let mut cursor = vec![FULL; n];
+        let mut chains = vec![Chain::EMPTY; n];
+        let mut b = src.head;
+        while b != NONE {
+            let fill = self.blocks.fill(b);
+            let next = self.blocks.next(b);
+            let mut from = Blocks::start(b);
+            for _ in 0..fill {
+                let k = Self::key_of(self.blocks.bytes(from, Self::ENTRY));
+                let t = Self::digit_of(k, bit, d);
+                let Some(to) = Self::room(&mut self.blocks, &mut cursor[t], &mut chains[t], 0)? else {
+                    return Err(self.exhausted());
+                };
+                self.blocks.copy(from, to, Self::ENTRY);
+                prefetch_ptr(self.blocks.hint(to + WRITE_AHEAD));
+                cursor[t] = to + Self::ENTRY;
+                from += Self::ENTRY;
+            }
+            self.blocks.release(b);
+            b = next;
+        }
+        Ok((cursor, chains))
+    }
+
+    /// The error of a pass that found no free block (the free blocks kept
+    /// for sorting make this unreachable).
+    pub(super) fn exhausted(&self) -> MemoryError {
+        let r = self.blocks.reservation();
+        MemoryError::Exhausted {
+            reservation: r.name().to_owned(),
+            requested: BLOCK,
+            available: r.available(),
+            budget: r.manager().budget(),
+        }
+    }
+
+    /// OR of every key XOR the first one, over a sealed chain.
+    fn chain_diff(&self, chain: Chain) -> u128 {
+        let mut first = None;
+        let mut diff = 0;
+        self.for_each_entry(chain, |e| {
+            let k = Self::key_of(e);
+            diff |= k ^ *first.get_or_insert(k);
+        });
+        diff
+    }
+
+    /// Calls `f` on each entry of a sealed chain, in order.
+    #[inline(always)]
+    fn for_each_entry(&self, chain: Chain, mut f: impl FnMut(&[u8])) {
+        let mut b = chain.head;
+        while b != NONE {
+            let n = self.blocks.fill(b);
+            for e in self.blocks.block(b)[..n * Self::ENTRY].chunks_exact(Self::ENTRY) {
+                f(e);
+            }
+            b = self.blocks.next(b);
+        }
+    }
+
+    /// Makes the next chain (on the stack) the current one, sorted: chains
+    /// larger than the in-cache capacity are scattered into sub-chains
+    /// first. `false` when every chain was read.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn next_chain(&mut self) -> Result<bool, SortError> {
+        let done = core::mem::replace(&mut self.current, Chain::EMPTY);
+        if done.head != NONE {
+            if self.release_read {
+                for &b in &self.list {
+                    self.blocks.release(b);
+                }
+            } else {
+                self.read.push(done);
+            }
+        }
+        self.at = 0;
+        self.count = 0;
+        while let Some((chain, bit)) = self.stack.pop() {
+            if chain.len <= self.cache_cap {
+                self.ahead = self.stack.last().map_or(NONE, |(c, _)| c.head);
+                self.sort_in_cache(chain, bit);
+                self.current = chain;
+                return Ok(true);
+            }
+            self.split(chain, bit)?;
+        }
+        Ok(false)
+    }
+
+    /// Scatters a chain larger than the in-cache capacity by its next digit
+    /// and stacks the sub-chains (or the chain itself, when all its keys are
+    /// equal: it is in order then).
+    fn split(&mut self, chain: Chain, bit: u32) -> Result<(), SortError> {
+        let diff = self.chain_diff(chain);
+        if diff == 0 || bit >= Self::KEY_BITS {
+            // In push order already: read it in cache-sized pieces.
+            self.stack_in_pieces(chain);
+            return Ok(());
+        }
+        let bit = bit.max(diff.leading_zeros());
+        let want = usize::BITS - (chain.len / (self.cache_cap / 4).max(1)).leading_zeros();
+        let mut d = want.clamp(1, MAX_DIGIT).min(Self::KEY_BITS - bit);
+        // Each sub-chain's first block comes before any source block is
+        // freed.
+        while self.blocks.free_len() < (1 << d) + 1 {
+            if !self.blocks.grow()? {
+                if d == 1 {
+                    return Err(self.exhausted().into());
+                }
+                d -= 1;
+            }
+        }
+        let (mut cursor, mut chains) = self.scatter(chain, bit, d)?;
+        for (c, chain) in cursor.iter_mut().zip(&mut chains) {
+            Self::seal_tail(&mut self.blocks, c, chain);
+        }
+        self.stack.extend(chains.into_iter().rev().filter(|c| c.len > 0).map(|c| (c, bit + d)));
+        Ok(())
+    }
+
+    /// Stacks a chain whose keys are all equal as pieces of at most the
+    /// in-cache capacity (each read in order).
+    fn stack_in_pieces(&mut self, chain: Chain) {
+        let mut pieces = Vec::new();
+        let mut piece = Chain::EMPTY;
+        let mut b = chain.head;
+        while b != NONE {
+            let next = self.blocks.next(b);
+            let fill = self.blocks.fill(b);
+            if piece.len + fill > self.cache_cap && piece.head != NONE {
+                pieces.push(piece);
+                piece = Chain::EMPTY;
+            }
+            // Unlink `b` so each piece ends at its own tail.
+            self.blocks.link(&mut piece, b);
+            piece.len += fill;
+            b = next;
+        }
+        if piece.head != NONE {
+            pieces.push(piece);
+        }
+        self.stack.extend(pieces.into_iter().rev().map(|c| (c, Self::KEY_BITS)));
+    }
+
+    /// Sorts a sealed chain of at most `cache_cap` entries (keys sharing
+    /// their first `bit` bits) into `key bits | reference` slots: one digit
+    /// of about `log2(len)` bits places them, and each sub-bucket is
+    /// finished by insertion sort (a rare large one by a comparison sort).
+    /// References grow with chain order, so ties stay stable. The entries
+    /// stay where they are: reading follows the slots.
+    fn sort_in_cache(&mut self, chain: Chain, mut bit: u32) {
+        let n = chain.len;
+        self.list.clear();
+        let mut b = chain.head;
+        while b != NONE {
+            self.list.push(b);
+            b = self.blocks.next(b);
+        }
+        self.ref_bits = INDEX_BITS + (usize::BITS - self.list.len().leading_zeros());
+        self.count = n;
+        let mut counts = core::mem::take(&mut self.counts);
+        let mut d;
+        loop {
+            if bit >= Self::KEY_BITS {
+                // Every key bit is shared: the chain is in order.
+                self.counts = counts;
+                self.identity(n);
+                return;
+            }
+            d = (usize::BITS - 1 - n.leading_zeros()).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
+            let c = &mut counts[..1 << d];
+            c.fill(0);
+            // While counting, bring in the chain sorted next (written long
+            // ago, so in memory, at scattered blocks the hardware
+            // prefetcher does not follow): a block of it per block of this.
+            let mut ahead = core::mem::replace(&mut self.ahead, NONE);
+            for &b in &self.list {
+                if ahead != NONE {
+                    let at = Blocks::start(ahead);
+                    for line in (0..BLOCK).step_by(64) {
+                        prefetch_ptr(self.blocks.hint(at + line));
+                    }
+                    ahead = self.blocks.next(ahead);
+                }
+                let fill = self.blocks.fill(b);
+                for e in self.blocks.block(b)[..fill * Self::ENTRY].chunks_exact(Self::ENTRY) {
+                    c[Self::digit_of(Self::key_of(e), bit, d)] += 1;
+                }
+            }
+            if c.contains(&(n as u32)) {
+                // One sub-bucket holds everything: skip the shared bits.
+                let diff = self.chain_diff(chain);
+                bit = if diff == 0 { Self::KEY_BITS } else { diff.leading_zeros() };
+                continue;
+            }
+            break;
+        }
+        let mut at = 0;
+        for c in &mut counts[..1 << d] {
+            let k = *c;
+            *c = at;
+            at += k;
+        }
+        let below = bit + d;
+        self.narrow = Self::KEY_BITS - below.min(Self::KEY_BITS) + self.ref_bits <= 64;
+        if self.narrow {
+            let mut slots = core::mem::take(&mut self.slots);
+            self.place(bit, d, below, &mut counts, &mut slots);
+            self.slots = slots;
+        } else {
+            let mut slots = core::mem::take(&mut self.wide);
+            self.place(bit, d, below, &mut counts, &mut slots);
+            self.wide = slots;
+        }
+        self.counts = counts;
+    }
+
+    /// Slots in chain order (a chain whose keys are all equal).
+    fn identity(&mut self, n: usize) {
+        self.narrow = true;
+        self.slots.clear();
+        for (ordinal, &b) in self.list.iter().enumerate() {
+            let fill = self.blocks.fill(b);
+            self.slots.extend((0..fill).map(|i| (ordinal << INDEX_BITS | i) as u64));
+        }
+        debug_assert_eq!(self.slots.len(), n);
+    }
+
+    /// The slot pass of `sort_in_cache` (with slots of type `S`), then the
+    /// sub-bucket sorts; `counts` holds the sub-buckets' starts.
+    fn place<S: Slot>(&mut self, bit: u32, d: u32, below: u32, counts: &mut [u32], slots: &mut Vec<S>) {
+        let n = self.count;
+        slots.clear();
+        slots.resize(n, S::default());
+        for (ordinal, &b) in self.list.iter().enumerate() {
+            let fill = self.blocks.fill(b);
+            let block = self.blocks.block(b);
+            for (i, e) in block[..fill * Self::ENTRY].chunks_exact(Self::ENTRY).enumerate() {
+                let k = Self::key_of(e);
+                let t = Self::digit_of(k, bit, d);
+                slots[counts[t] as usize] = S::new(k, below, self.ref_bits, ordinal << INDEX_BITS | i);
+                counts[t] += 1;
+            }
+        }
+        // Slots are unique (references differ), so `>` never moves a tie.
+        let mut from = 0;
+        for &end in &counts[..1 << d] {
+            let bucket = &mut slots[from..end as usize];
+            if bucket.len() > INSERTION_MAX {
+                bucket.sort_unstable();
+            } else {
+                insertion(bucket);
+            }
+            from = end as usize;
+        }
+    }
+}
+
+/// An in-cache sort slot: the key bits below the digit, then a reference
+/// to the entry, compared as one integer.
+pub(super) trait Slot: Copy + Ord + Default {
+    /// The slot of key `k` (left-aligned, bits past the key zero) whose
+    /// first `below` bits are known, referring to `r` (`ref_bits` wide).
+    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self;
+    /// The reference back.
+    fn reference(self, ref_bits: u32) -> usize;
+}
+
+impl Slot for u64 {
+    #[inline(always)]
+    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self {
+        // The caller checked that the key bits left fit above the reference.
+        let rest = if below >= 128 { 0 } else { ((k << below) >> 64) as u64 };
+        debug_assert_eq!(rest & ((1 << ref_bits) - 1), 0);
+        rest | r as u64
+    }
+
+    #[inline(always)]
+    fn reference(self, ref_bits: u32) -> usize {
+        (self & ((1 << ref_bits) - 1)) as usize
+    }
+}
+
+impl Slot for u128 {
+    #[inline(always)]
+    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self {
+        // Keys are at most 96 bits: the low 32 bits of `k << below` are zero.
+        debug_assert!(ref_bits <= 32);
+        let rest = if below >= 128 { 0 } else { k << below };
+        rest | r as u128
+    }
+
+    #[inline(always)]
+    fn reference(self, ref_bits: u32) -> usize {
+        (self & ((1 << ref_bits) - 1)) as usize
+    }
+}
+
+/// Insertion sort of a few unique slots.
+#[inline(always)]
+fn insertion<S: Slot>(v: &mut [S]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
+}
