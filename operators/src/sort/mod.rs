@@ -127,7 +127,7 @@ impl<T: SegmentRecord> Sorter<T> {
             spare,
             runs: Vec::new(),
             records: 0,
-            max_record: 0,
+            max_record: T::ENCODED_SIZE.unwrap_or(0),
         })
     }
 
@@ -208,36 +208,59 @@ impl<T: SegmentRecord> Sorter<T> {
         self.push_encoded(record.bytes())
     }
 
+    #[inline(always)]
     fn push_with(
         &mut self,
         len: usize,
         fill: impl Fn(&mut [u8]) -> Result<(), SortError>,
     ) -> Result<(), SortError> {
+        match self.buffer.try_push(len, &fill)? {
+            Pushed::Done => {
+                self.pushed(len);
+                Ok(())
+            }
+            Pushed::Full => self.push_after_full(len, &fill),
+        }
+    }
+
+    #[inline(always)]
+    fn pushed(&mut self, len: usize) {
+        self.records += 1;
+        if T::ENCODED_SIZE.is_none() {
+            self.max_record = self.max_record.max(len);
+        }
+    }
+
+    /// Spills (or reports why it cannot) and pushes again.
+    #[cold]
+    #[inline(never)]
+    fn push_after_full(
+        &mut self,
+        len: usize,
+        fill: &impl Fn(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<(), SortError> {
         loop {
-            match self.buffer.try_push(len, &fill)? {
-                Pushed::Done => {
-                    self.records += 1;
-                    self.max_record = self.max_record.max(len);
-                    return Ok(());
+            if self.buffer.is_empty() {
+                let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
+                let budget = self.reservation.limit().min(self.reservation.manager().budget());
+                let page = self.reservation.page_size();
+                let sorter = self.reservation.name().to_owned();
+                if len + framing <= page {
+                    // Even a small record does not fit: the budget cannot
+                    // hold the sorter's fixed pages (spill staging, sort
+                    // scratch) plus one page of records.
+                    return Err(SortError::BudgetTooSmall {
+                        sorter,
+                        needed: MIN_PAGES * page,
+                        available: self.reservation.available() + self.reservation.held(),
+                    });
                 }
-                Pushed::Full if self.buffer.is_empty() => {
-                    let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
-                    let budget = self.reservation.limit().min(self.reservation.manager().budget());
-                    let page = self.reservation.page_size();
-                    let sorter = self.reservation.name().to_owned();
-                    if len + framing <= page {
-                        // Even a small record does not fit: the budget cannot
-                        // hold the sorter's fixed pages (index, its scatter
-                        // twin and scratch, spill staging) plus one page.
-                        return Err(SortError::BudgetTooSmall {
-                            sorter,
-                            needed: MIN_PAGES * page,
-                            available: self.reservation.available() + self.reservation.held(),
-                        });
-                    }
-                    return Err(SortError::RecordTooLarge { sorter, size: len + framing, budget });
-                }
-                Pushed::Full => self.spill()?,
+                return Err(SortError::RecordTooLarge { sorter, size: len + framing, budget });
+            }
+            self.spill()?;
+            if self.buffer.try_push(len, fill)? == Pushed::Done {
+                self.pushed(len);
+                return Ok(());
             }
         }
     }

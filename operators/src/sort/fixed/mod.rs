@@ -84,6 +84,8 @@ pub(crate) struct FixedBuffer<T> {
     top_bits: u32,
     /// Entries after which the top digit is chosen (`usize::MAX`: chosen).
     sample: usize,
+    /// Pushes below this count take the fast path (see `try_push`).
+    check_at: usize,
     len: usize,
     /// Whether `pending` holds the last pushed record, not placed yet.
     has_pending: bool,
@@ -138,7 +140,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         None => 0,
     };
     /// Bytes of one entry: at least 16 (the key is read as one `u128`).
-    pub(crate) const ENTRY: usize = if Self::KEY + Self::REC < 16 { 16 } else { Self::KEY + Self::REC };
+    pub(crate) const ENTRY: usize = if Self::REC < 16 { 16 } else { Self::REC };
     const KEY_BITS: u32 = (Self::KEY * 8) as u32;
     /// Entries per block: a cursor stays inside its block even when the
     /// block is full (so one block past a multiple of the entry size is
@@ -164,10 +166,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         } else {
             // A small budget holds one chain, sorted in cache: its entries
             // and their slots share what the sorter's spill page leaves
-            // (slots and counts cost about 32 bytes per entry).
+            // (slots and counts cost up to 40 bytes per entry).
             let page_blocks = reservation.page_size() / BLOCK;
             let left = budget_blocks.saturating_sub(2 * page_blocks);
-            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 32)).clamp(1, MAX_CACHE_BLOCKS);
+            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 40)).clamp(1, MAX_CACHE_BLOCKS);
             keep = 1;
             max_len = cache_blocks * Self::PER_BLOCK;
             top_bits = 0;
@@ -181,6 +183,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             digit: 0,
             top_bits,
             sample: if top_bits == 0 { usize::MAX } else { cache_cap },
+            check_at: 0,
             len: 0,
             has_pending: false,
             pending: [0; MAX_ENTRY],
@@ -217,15 +220,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// as one `u64` (so digits of them are `u64` shifts).
     #[inline(always)]
     fn key_of(bytes: &[u8]) -> u128 {
-        if Self::KEY <= 8 {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&bytes[..8]);
-            return Self::key_from_u64(u64::from_be_bytes(w));
-        }
         let mut w = [0u8; 16];
-        w.copy_from_slice(&bytes[..16]);
-        let k = u128::from_be_bytes(w);
-        if Self::KEY >= 16 { k } else { k & !(u128::MAX >> Self::KEY_BITS) }
+        T::write_normalized_key(&bytes[..Self::REC], &mut w[..Self::KEY]);
+        if Self::KEY <= 8 {
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&w[..8]);
+            return Self::key_from_u64(u64::from_be_bytes(h));
+        }
+        u128::from_be_bytes(w)
     }
 
     /// The key of up to 8 bytes whose big-endian bytes (and whatever
@@ -261,6 +263,40 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
     ) -> Result<Pushed, SortError> {
         debug_assert_eq!(len, Self::REC);
+        // One compare stands for every rare case (first push, end of the
+        // sample, the cap, reading in progress, a failed encode).
+        if self.len >= self.check_at {
+            return self.checkpoint(fill);
+        }
+        if !self.place_pending(self.keep)? {
+            return Ok(Pushed::Full);
+        }
+        self.fill_pending(fill)
+    }
+
+    /// Encodes the record into the pending slot.
+    #[inline(always)]
+    fn fill_pending(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<Pushed, SortError> {
+        if let Err(e) = fill(&mut self.pending[..Self::REC]) {
+            // Nothing is pending now: the next push takes the slow path.
+            self.check_at = 0;
+            return Err(e);
+        }
+        self.has_pending = true;
+        self.len += 1;
+        Ok(Pushed::Done)
+    }
+
+    /// `try_push` for the rare cases `check_at` stands for.
+    #[cold]
+    #[inline(never)]
+    fn checkpoint(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), SortError>,
+    ) -> Result<Pushed, SortError> {
         if self.draining {
             self.restore();
         }
@@ -268,17 +304,24 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             return Ok(Pushed::Full);
         }
         if self.has_pending {
-            if !self.place_pending(self.keep)? {
-                return Ok(Pushed::Full);
-            }
-            if self.len == self.sample {
+            if self.len >= self.sample {
                 self.choose_top_digit()?;
             }
+            if !self.place_pending(self.keep)? {
+                self.update_check();
+                return Ok(Pushed::Full);
+            }
         }
-        fill(&mut self.pending[Self::KEY..Self::KEY + Self::REC])?;
-        self.has_pending = true;
-        self.len += 1;
-        Ok(Pushed::Done)
+        let pushed = self.fill_pending(fill);
+        if pushed.is_ok() {
+            self.update_check();
+        }
+        pushed
+    }
+
+    /// The next push count `try_push` must stop at.
+    fn update_check(&mut self) {
+        self.check_at = if self.has_pending && !self.draining { self.max_len.min(self.sample) } else { 0 };
     }
 
     /// Before the first entry: charges the sort's vectors and takes the
@@ -300,23 +343,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// `false` (and still pending) when no block is left.
     #[inline(always)]
     fn place_pending(&mut self, keep: usize) -> Result<bool, MemoryError> {
-        let mut w = [0u8; 16];
-        T::write_normalized_key(&self.pending[Self::KEY..Self::KEY + Self::REC], &mut w[..Self::KEY]);
-        let k = if Self::KEY <= 8 {
-            let mut h = [0u8; 8];
-            h.copy_from_slice(&w[..8]);
-            Self::key_from_u64(u64::from_be_bytes(h))
-        } else {
-            u128::from_be_bytes(w)
-        };
+        let k = Self::key_of(&self.pending);
         let b = self.bucket(k);
         let Some(pos) = Self::room(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? else {
             return Ok(false);
         };
-        let entry = self.blocks.bytes_mut(pos, Self::ENTRY);
-        entry[..Self::KEY].copy_from_slice(&w[..Self::KEY]);
-        entry[Self::KEY..Self::KEY + Self::REC]
-            .copy_from_slice(&self.pending[Self::KEY..Self::KEY + Self::REC]);
+        self.blocks.bytes_mut(pos, Self::REC).copy_from_slice(&self.pending[..Self::REC]);
         prefetch_ptr(self.blocks.hint(pos + WRITE_AHEAD));
         self.cursor[b] = pos + Self::ENTRY;
         if self.len == 1 {
@@ -458,6 +490,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.at = 0;
         self.count = 0;
         self.draining = true;
+        self.check_at = 0;
         Ok(())
     }
 
@@ -473,21 +506,27 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if self.at == self.count && !self.next_chain()? {
             return Ok(None);
         }
-        let r = if self.narrow {
-            sort::Slot::reference(self.slots[self.at], self.ref_bits)
-        } else {
-            sort::Slot::reference(self.wide[self.at], self.ref_bits)
-        };
+        let pos = self.position(self.at);
         self.at += 1;
-        let pos = Blocks::start(self.list[r >> sort::INDEX_BITS]) + (r & sort::INDEX_MASK) * Self::ENTRY;
-        Ok(Some(self.blocks.bytes(pos + Self::KEY, Self::REC)))
+        Ok(Some(self.blocks.bytes(pos, Self::REC)))
+    }
+
+    /// Where the entry of the current chain's slot `i` is.
+    #[inline(always)]
+    fn position(&self, i: usize) -> usize {
+        let r = if self.narrow {
+            sort::Slot::reference(self.slots[i], self.ref_bits)
+        } else {
+            sort::Slot::reference(self.wide[i], self.ref_bits)
+        };
+        Blocks::start(self.list[r >> sort::INDEX_BITS]) + (r & sort::INDEX_MASK) * Self::ENTRY
     }
 
     /// Allocates the in-cache sort's vectors (sized for its capacity: slots
     /// of both widths, counts, the block list) and charges them to the
     /// reservation, once: reading allocates nothing per chain.
     fn charge(&mut self) -> Result<(), MemoryError> {
-        let counts = self.cache_cap.next_power_of_two().min(1 << sort::MAX_CACHE_DIGIT) + 1;
+        let counts = (2 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
         let list = 2 * self.cache_cap / Self::PER_BLOCK + 2;
         let bytes = self.cache_cap * (8 + 16) + counts * 4 + list * 4;
         self.blocks.reservation().try_grow(bytes)?;
@@ -517,6 +556,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.cursor = vec![FULL];
         self.chains = vec![Chain::EMPTY];
         self.sample = if self.top_bits == 0 { usize::MAX } else { self.cache_cap };
+        self.check_at = 0;
     }
 }
 

@@ -10,7 +10,7 @@ use crate::sort::SortError;
 use crate::sort::prefetch::prefetch_ptr;
 
 /// Widest digit of the in-cache pass.
-pub(super) const MAX_CACHE_DIGIT: u32 = 12;
+pub(super) const MAX_CACHE_DIGIT: u32 = 13;
 /// Sub-buckets up to this size finish by insertion sort.
 const INSERTION_MAX: usize = 24;
 /// Bits of a slot's reference holding the entry's index in its block
@@ -200,23 +200,24 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.identity(n);
                 return;
             }
-            d = (usize::BITS - 1 - n.leading_zeros()).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
+            d = (usize::BITS - n.leading_zeros()).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
             let c = &mut counts[..1 << d];
             c.fill(0);
             // While counting, bring in the chain sorted next (written long
             // ago, so in memory, at scattered blocks the hardware
             // prefetcher does not follow): a block of it per block of this.
+            // Each entry counted prefetches the same place in the next
+            // chain's block of the same rank.
             let mut ahead = core::mem::replace(&mut self.ahead, NONE);
             for &b in &self.list {
+                let mut hint = if ahead == NONE { 0 } else { self.blocks.hint(Blocks::start(ahead)).addr() };
                 if ahead != NONE {
-                    let at = Blocks::start(ahead);
-                    for line in (0..BLOCK).step_by(64) {
-                        prefetch_ptr(self.blocks.hint(at + line));
-                    }
                     ahead = self.blocks.next(ahead);
                 }
                 let fill = self.blocks.fill(b);
                 for e in self.blocks.block(b)[..fill * Self::ENTRY].chunks_exact(Self::ENTRY) {
+                    prefetch_ptr(core::ptr::without_provenance(hint));
+                    hint += Self::ENTRY;
                     c[Self::digit_of(Self::key_of(e), bit, d)] += 1;
                 }
             }
@@ -234,15 +235,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             *c = at;
             at += k;
         }
-        let below = bit + d;
-        self.narrow = Self::KEY_BITS - below.min(Self::KEY_BITS) + self.ref_bits <= 64;
+        // Slots hold the key from `bit` (the digit included), so one
+        // insertion pass over all of them is right: it moves a slot only
+        // within its sub-bucket.
+        self.narrow = Self::KEY_BITS - bit + self.ref_bits <= 64;
         if self.narrow {
             let mut slots = core::mem::take(&mut self.slots);
-            self.place(bit, d, below, &mut counts, &mut slots);
+            self.place(bit, d, &mut counts, &mut slots);
             self.slots = slots;
         } else {
             let mut slots = core::mem::take(&mut self.wide);
-            self.place(bit, d, below, &mut counts, &mut slots);
+            self.place(bit, d, &mut counts, &mut slots);
             self.wide = slots;
         }
         self.counts = counts;
@@ -261,7 +264,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// The slot pass of `sort_in_cache` (with slots of type `S`), then the
     /// sub-bucket sorts; `counts` holds the sub-buckets' starts.
-    fn place<S: Slot>(&mut self, bit: u32, d: u32, below: u32, counts: &mut [u32], slots: &mut Vec<S>) {
+    fn place<S: Slot>(&mut self, bit: u32, d: u32, counts: &mut [u32], slots: &mut Vec<S>) {
         let n = self.count;
         slots.clear();
         slots.resize(n, S::default());
@@ -271,29 +274,29 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             for (i, e) in block[..fill * Self::ENTRY].chunks_exact(Self::ENTRY).enumerate() {
                 let k = Self::key_of(e);
                 let t = Self::digit_of(k, bit, d);
-                slots[counts[t] as usize] = S::new(k, below, self.ref_bits, ordinal << INDEX_BITS | i);
+                slots[counts[t] as usize] = S::new(k, bit, self.ref_bits, ordinal << INDEX_BITS | i);
                 counts[t] += 1;
             }
         }
-        // Slots are unique (references differ), so `>` never moves a tie.
+        // Large sub-buckets (clustered keys) first; then one insertion pass
+        // finishes the small ones. Slots are unique (references differ), so
+        // `>` never moves a tie.
         let mut from = 0;
         for &end in &counts[..1 << d] {
-            let bucket = &mut slots[from..end as usize];
-            if bucket.len() > INSERTION_MAX {
-                bucket.sort_unstable();
-            } else {
-                insertion(bucket);
+            if end as usize - from > INSERTION_MAX {
+                slots[from..end as usize].sort_unstable();
             }
             from = end as usize;
         }
+        insertion(slots);
     }
 }
 
-/// An in-cache sort slot: the key bits below the digit, then a reference
+/// An in-cache sort slot: the key bits from the digit on, then a reference
 /// to the entry, compared as one integer.
 pub(super) trait Slot: Copy + Ord + Default {
     /// The slot of key `k` (left-aligned, bits past the key zero) whose
-    /// first `below` bits are known, referring to `r` (`ref_bits` wide).
+    /// first `below` bits are shared, referring to `r` (`ref_bits` wide).
     fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self;
     /// The reference back.
     fn reference(self, ref_bits: u32) -> usize;
