@@ -11,10 +11,10 @@
 //!   [`compare_key`](SegmentRecord::compare_key) runs only on prefix ties of
 //!   keys longer than the 12-byte prefix (strings, long composite keys).
 //! * **Fixed-size records with fixed-width keys** (up to 12 normalized
-//!   bytes, entries up to 64 bytes) skip the index: each entry is
-//!   `[normalized key | record]` and the entries themselves are radix sorted
-//!   (see `fixed.rs`), so reading back and spilling walk the pages in order
-//!   instead of chasing a pointer per record.
+//!   bytes, records up to 64 bytes) skip the index: records are scattered
+//!   into key buckets (chains of 4 KiB blocks) as they are pushed, and each
+//!   bucket is radix sorted in cache when reading or spilling reaches it
+//!   (see `fixed/mod.rs`).
 //! * **Out of core**: when the reservation refuses a page, the buffer is
 //!   sorted and written as a run to a checksummed spill file, its record
 //!   pages go back to the pool, and pushing goes on. [`Sorter::finish`]

@@ -1,36 +1,41 @@
-//! The sort buffer for fixed-size records with fixed-width keys: each entry
-//! is `[normalized key | record bytes]`, and the entries themselves are
-//! sorted, so reading back (or spilling) walks memory in order with no
-//! pointer chasing.
+//! The sort buffer for fixed-size records with fixed-width keys: the
+//! encoded records themselves are bucketed by key as they are pushed and
+//! sorted bucket by bucket, in cache, as they are read back (or spilled),
+//! with no index beside them and no twin of the data.
 //!
 //! # Algorithm
 //!
 //! An MSD radix sort (McIlroy, Bostic and McIlroy, "Engineering Radix
-//! Sort", 1993) whose top pass is fused into pushing, over chains of 4 KiB
-//! blocks cut from budgeted pages (see `blocks.rs`):
+//! Sort", 1993) whose top pass is fused into pushing and whose lower levels
+//! are fused into reading, over chains of 4 KiB blocks cut from budgeted
+//! pages (see `blocks.rs`). Keys are the records' normalized keys, derived
+//! from the record bytes whenever a pass needs them (straight-line code from
+//! the derive), so an entry is just the record.
 //!
-//! 1. The first entries (a sample of about the in-cache capacity) go to one
-//!    chain. Their keys tell which leading bits all keys share so far; the
-//!    top digit is the next (up to 11) bits, with as many buckets as the
-//!    budget holds at about half the in-cache capacity each. The sample is
-//!    scattered into the buckets, and every later push goes straight to its
-//!    bucket's chain, with a write prefetch ahead of the bucket's write
-//!    position. There is no separate top pass and no twin of the data.
-//! 2. `sort` takes the buckets in order. A bucket within the in-cache
-//!    capacity is sorted by one digit of about `log2(size)` bits into
-//!    `key bits | reference` slots, finished by insertion sort (a rare large
-//!    sub-bucket is sorted first), and its entries are gathered in that
-//!    order into fresh blocks (the ones the previous bucket freed, still in
-//!    cache) while its own blocks are freed. A larger bucket (clustered
-//!    keys) is scattered again by its next digit into sub-chains, freeing
-//!    each source block once read, and each sub-chain is sorted the same way.
-//! 3. When a later key differs from the sample above the top digit (sorted
+//! 1. **Push.** The first records (a sample of about the in-cache capacity)
+//!    go to one chain. Their keys tell which leading bits all keys share so
+//!    far; the top digit is the next (up to 11) bits, with as many buckets as
+//!    the budget holds at about half the in-cache capacity each. The sample
+//!    is scattered into the buckets, and every later push goes straight to
+//!    its bucket's chain, with a write prefetch ahead of the bucket's write
+//!    position.
+//! 2. **Sort** (`sort`) only seals the chains and stacks them in key order.
+//!    When a later key differs from the sample above the top digit (sorted
 //!    input, say), the buckets do not partition the keys: they are linked
-//!    into one chain and sorted from the first differing bit.
+//!    into one chain, sorted from the first differing bit.
+//! 3. **Read** (`next_record`). The next chain within the in-cache
+//!    capacity is sorted by one digit of about `log2(size)` bits into
+//!    `key bits | reference` slots (counted first, while the chain after it
+//!    is prefetched from memory), then one insertion pass finishes the
+//!    sub-buckets (a rare large one is sorted first), and records are read
+//!    in slot order where they lie, in cache. A larger chain (clustered
+//!    keys) is scattered by its next digit into sub-chains first, freeing
+//!    each source block once read; a chain of equal keys is read in order.
 //!
-//! Every scatter appends in input order and the slots break key ties by
-//! position, so equal keys keep push order: the sort is stable by
-//! construction. The result is one chain, entries in order.
+//! Every scatter appends in input order and slots break key ties by their
+//! reference, which grows with chain order, so equal keys keep push order:
+//! the sort is stable by construction. A spill that fails half-way
+//! `restore`s every chain into one unsorted chain, losing nothing.
 
 mod blocks;
 mod sort;
