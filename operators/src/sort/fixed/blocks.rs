@@ -13,6 +13,8 @@
 
 use segrec_core::{MemoryError, MemoryReservation, Page};
 
+use crate::sort::prefetch::prefetch_ptr;
+
 /// Bytes of a block.
 pub(crate) const BLOCK: usize = 4096;
 const BLOCK_SHIFT: u32 = BLOCK.trailing_zeros();
@@ -187,11 +189,14 @@ impl Blocks {
         &self.pages[pos >> self.page_shift].as_slice()[off..off + len]
     }
 
-    /// `len` bytes at `pos` (within one block), for writing.
+    /// Writes `bytes` at `pos` (within one block) and prefetches the line
+    /// `ahead` bytes further on for writing next.
     #[inline(always)]
-    pub(crate) fn bytes_mut(&mut self, pos: usize, len: usize) -> &mut [u8] {
+    pub(crate) fn write(&mut self, pos: usize, bytes: &[u8], ahead: usize) {
         let off = pos & ((1 << self.page_shift) - 1);
-        &mut self.pages[pos >> self.page_shift].as_mut_slice()[off..off + len]
+        let page = self.pages[pos >> self.page_shift].as_mut_slice();
+        page[off..off + bytes.len()].copy_from_slice(bytes);
+        prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
     }
 
     /// Copies `len` bytes from `from` to `to` (each within one block; the

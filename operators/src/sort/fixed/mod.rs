@@ -46,7 +46,6 @@ use segrec_core::{MemoryError, MemoryReservation, SegmentRecord};
 
 use super::SortError;
 use super::buffer::Pushed;
-use super::prefetch::prefetch_ptr;
 use blocks::{BLOCK, Blocks, Chain, NONE};
 
 /// The widest entry kept on this path; wider records use the index.
@@ -127,8 +126,11 @@ pub(crate) struct FixedBuffer<T> {
     narrow: bool,
     at: usize,
     count: usize,
-    /// Bits of a slot's reference.
+    /// Bits of a slot's reference, and their mask.
     ref_bits: u32,
+    ref_mask: usize,
+    /// The largest sub-bucket of the current chain's in-cache pass.
+    largest: usize,
     /// Chains read already, kept (for a spill that may fail) unless
     /// `release_read` says to free them.
     read: Vec<Chain>,
@@ -210,6 +212,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             at: 0,
             count: 0,
             ref_bits: 0,
+            ref_mask: 0,
+            largest: 0,
             read: Vec::new(),
             release_read: false,
             _t: PhantomData,
@@ -350,11 +354,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     fn place_pending(&mut self, keep: usize) -> Result<bool, MemoryError> {
         let k = Self::key_of(&self.pending);
         let b = self.bucket(k);
-        let Some(pos) = Self::room(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? else {
-            return Ok(false);
-        };
-        self.blocks.bytes_mut(pos, Self::REC).copy_from_slice(&self.pending[..Self::REC]);
-        prefetch_ptr(self.blocks.hint(pos + WRITE_AHEAD));
+        let mut pos = self.cursor[b];
+        if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
+            match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? {
+                Some(p) => pos = p,
+                None => return Ok(false),
+            }
+        }
+        self.blocks.write(pos, &self.pending[..Self::REC], WRITE_AHEAD);
         self.cursor[b] = pos + Self::ENTRY;
         if self.len == 1 {
             self.first = k;
@@ -520,9 +527,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     #[inline(always)]
     fn position(&self, i: usize) -> usize {
         let r = if self.narrow {
-            sort::Slot::reference(self.slots[i], self.ref_bits)
+            sort::Slot::reference(self.slots[i], self.ref_mask)
         } else {
-            sort::Slot::reference(self.wide[i], self.ref_bits)
+            sort::Slot::reference(self.wide[i], self.ref_mask)
         };
         Blocks::start(self.list[r >> sort::INDEX_BITS]) + (r & sort::INDEX_MASK) * Self::ENTRY
     }

@@ -190,6 +190,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             b = self.blocks.next(b);
         }
         self.ref_bits = INDEX_BITS + (usize::BITS - self.list.len().leading_zeros());
+        self.ref_mask = (1 << self.ref_bits) - 1;
         self.count = n;
         let mut counts = core::mem::take(&mut self.counts);
         let mut d;
@@ -229,12 +230,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             }
             break;
         }
-        let mut at = 0;
+        let (mut at, mut largest) = (0, 0);
         for c in &mut counts[..1 << d] {
             let k = *c;
+            largest = largest.max(k);
             *c = at;
             at += k;
         }
+        self.largest = largest as usize;
         // Slots hold the key from `bit` (the digit included), so one
         // insertion pass over all of them is right: it moves a slot only
         // within its sub-bucket.
@@ -281,12 +284,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // Large sub-buckets (clustered keys) first; then one insertion pass
         // finishes the small ones. Slots are unique (references differ), so
         // `>` never moves a tie.
-        let mut from = 0;
-        for &end in &counts[..1 << d] {
-            if end as usize - from > INSERTION_MAX {
-                slots[from..end as usize].sort_unstable();
+        if self.largest > INSERTION_MAX {
+            let mut from = 0;
+            for &end in &counts[..1 << d] {
+                if end as usize - from > INSERTION_MAX {
+                    slots[from..end as usize].sort_unstable();
+                }
+                from = end as usize;
             }
-            from = end as usize;
         }
         insertion(slots);
     }
@@ -298,8 +303,8 @@ pub(super) trait Slot: Copy + Ord + Default {
     /// The slot of key `k` (left-aligned, bits past the key zero) whose
     /// first `below` bits are shared, referring to `r` (`ref_bits` wide).
     fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self;
-    /// The reference back.
-    fn reference(self, ref_bits: u32) -> usize;
+    /// The reference back, given the mask of its bits.
+    fn reference(self, mask: usize) -> usize;
 }
 
 impl Slot for u64 {
@@ -312,8 +317,8 @@ impl Slot for u64 {
     }
 
     #[inline(always)]
-    fn reference(self, ref_bits: u32) -> usize {
-        (self & ((1 << ref_bits) - 1)) as usize
+    fn reference(self, mask: usize) -> usize {
+        self as usize & mask
     }
 }
 
@@ -327,8 +332,8 @@ impl Slot for u128 {
     }
 
     #[inline(always)]
-    fn reference(self, ref_bits: u32) -> usize {
-        (self & ((1 << ref_bits) - 1)) as usize
+    fn reference(self, mask: usize) -> usize {
+        self as usize & mask
     }
 }
 
