@@ -131,7 +131,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             return Ok(());
         }
         let bit = bit.max(diff.leading_zeros());
-        let want = usize::BITS - (chain.len / (self.cache_cap / 4).max(1)).leading_zeros();
+        // A chain this large means clustered keys: their next bits are
+        // likely skewed too, so split as wide as free blocks allow (the
+        // sub-chains' partly filled blocks are freed as they are read).
+        let want = usize::BITS - (chain.len / (self.cache_cap / 4).max(1)).leading_zeros() + 4;
         let mut d = want.clamp(1, MAX_DIGIT).min(Self::KEY_BITS - bit);
         // Each sub-chain's first block comes before any source block is
         // freed.
