@@ -1,0 +1,478 @@
+//! The fixed-size sort path (`[normalized key | record]` entries in chains of
+//! 4 KiB blocks) at budgets of 4 MiB and more, where pushing scatters into
+//! top buckets chosen from a sample, and reading sorts each bucket in cache,
+//! splits clustered ones, reads all-equal ones in pieces and falls back to
+//! one chain when the sample was unrepresentative. Every scenario is checked
+//! record by record against `slice::sort_by` (stable), with peak <= budget,
+//! nothing left in use and no spill file left.
+
+mod common;
+#[path = "sort_fixed/keys.rs"]
+mod keys;
+#[path = "sort_fixed/shapes.rs"]
+mod shapes;
+
+use core::cmp::Ordering;
+use std::fmt::Debug;
+use std::fs;
+
+use common::{Fixed, Outcome, Rng, check_sort, manager};
+use keys::*;
+use proptest::prelude::*;
+use segrec_core::SegmentRecord;
+use segrec_operators::{SortError, Sorter, SorterConfig};
+use shapes::*;
+
+const PAGE: usize = 4096;
+const BIG_PAGE: usize = 32 << 10;
+/// The smallest budget of the bucketed mode (1024 blocks of 4 KiB).
+const LARGE: usize = 4 << 20;
+const EIGHT: usize = 8 << 20;
+/// A key prefix in the middle of the range (top bucket 1 of 32).
+const MID: u64 = 0x0F0E_0D0C_0B0A_0908;
+
+/// Sorts records of shape `T` with keys `keys` (sequence numbers in push
+/// order) and checks the result against the oracle.
+fn sort_keys<T: Shaped>(keys: &[u64], budget: usize, page: usize, config: SorterConfig) -> Outcome {
+    let records: Vec<T> = keys.iter().enumerate().map(|(i, &k)| T::make(k, i as u32)).collect();
+    let by_ref = keys.len().is_multiple_of(2);
+    check_sort(&records, T::order, budget, page, config, by_ref).unwrap()
+}
+
+fn in_memory<T: Shaped>(keys: &[u64], budget: usize, page: usize, what: &str) {
+    let out = sort_keys::<T>(keys, budget, page, SorterConfig::new());
+    assert!(out.in_memory, "{what}: {out:?}");
+}
+
+#[test]
+fn record_shapes_take_the_fixed_path_with_the_intended_entry_sizes() {
+    assert!(fixed_path::<Fixed>() && entry::<Fixed>() == 20);
+    assert!(fixed_path::<E16>() && entry::<E16>() == 16);
+    assert_eq!(E16::NORMALIZED_KEY_LEN + E16::ENCODED_SIZE.unwrap(), 16);
+    assert!(fixed_path::<P16>() && entry::<P16>() == 16);
+    assert_eq!(P16::NORMALIZED_KEY_LEN + P16::ENCODED_SIZE.unwrap(), 12);
+    assert!(fixed_path::<E32>() && entry::<E32>() == 32);
+    assert!(fixed_path::<E64>() && entry::<E64>() == 64);
+    assert!(fixed_path::<E21>() && entry::<E21>() == 21 && 4095 % 21 == 0);
+    assert!(fixed_path::<E35>() && entry::<E35>() == 35 && 4095 % 35 == 0);
+    assert!(fixed_path::<K2>() && K2::NORMALIZED_KEY_LEN == 2 && entry::<K2>() == 18);
+    assert!(fixed_path::<W9>() && W9::NORMALIZED_KEY_LEN == 9);
+    assert!(fixed_path::<W10>() && W10::NORMALIZED_KEY_LEN == 10);
+    assert!(fixed_path::<W11>() && W11::NORMALIZED_KEY_LEN == 11);
+    assert!(fixed_path::<W12>() && W12::NORMALIZED_KEY_LEN == 12);
+}
+
+#[test]
+fn random_keys_fill_many_top_buckets_in_memory() {
+    let keys = random(300_000, 1);
+    in_memory::<Fixed>(&keys, EIGHT, PAGE, "4 KiB pages");
+    in_memory::<Fixed>(&keys, EIGHT, BIG_PAGE, "32 KiB pages");
+    // 256 MiB: the widest top digit (2^11 buckets of ~150 entries).
+    in_memory::<Fixed>(&keys, 256 << 20, BIG_PAGE, "2^11 buckets");
+    // Fewer records than the sample (the in-cache capacity: 64 blocks of
+    // 204 20-byte entries), and just past it.
+    for n in [0, 1, 2, 13_055, 13_056, 13_057, 13_260] {
+        in_memory::<Fixed>(&keys[..n], EIGHT, PAGE, &format!("{n} records"));
+    }
+}
+
+#[test]
+fn sorted_input_falls_back_to_one_chain() {
+    for page in [PAGE, BIG_PAGE] {
+        in_memory::<Fixed>(&ascending(300_000), EIGHT, page, "ascending");
+        in_memory::<Fixed>(&descending(300_000), EIGHT, page, "descending");
+    }
+}
+
+#[test]
+fn clustered_keys_split_buckets_larger_than_the_cache() {
+    for page in [PAGE, BIG_PAGE] {
+        in_memory::<Fixed>(&clustered(300_000, 2), EIGHT, page, "clustered");
+        in_memory::<Fixed>(&nested(300_000, 3, MID), EIGHT, page, "nested clusters");
+        in_memory::<Fixed>(&nested(300_000, 3, 0), EIGHT, page, "nested clusters at the low end");
+    }
+}
+
+#[test]
+fn duplicates_and_all_equal_keys_keep_push_order() {
+    for page in [PAGE, BIG_PAGE] {
+        in_memory::<Fixed>(&duplicates(300_000, 4, 50), EIGHT, page, "50 distinct keys");
+        in_memory::<Fixed>(&duplicates(300_000, 5, 3000), EIGHT, page, "3000 distinct keys");
+        in_memory::<Fixed>(&vec![42; 300_000], EIGHT, page, "all equal");
+        in_memory::<Fixed>(&vec![0; 100_000], EIGHT, page, "all zero");
+    }
+}
+
+#[test]
+fn an_unrepresentative_sample_still_sorts() {
+    for page in [PAGE, BIG_PAGE] {
+        in_memory::<Fixed>(&unrepresentative(300_000, 6), EIGHT, page, "small first");
+        // The sample all equal, then everything else.
+        let mut keys = random(250_000, 7);
+        keys[..20_000].fill(7 << 40);
+        in_memory::<Fixed>(&keys, EIGHT, page, "equal sample");
+    }
+}
+
+#[test]
+fn a_budget_filled_to_the_brim_sorts_clustered_keys_in_memory() {
+    // The most records that stay in memory: reading them must split the
+    // clustered buckets with only the blocks kept free while pushing.
+    // (The brim is found with random keys: how many entries fit hardly
+    // depends on the keys.)
+    let n =
+        first_spill::<Fixed>(&random(400_000, 8), EIGHT, PAGE).expect("400 000 records spill 8 MiB") - 300;
+    for (keys, what) in [(nested(n, 8, MID), "nested"), (clustered(n, 9), "clustered")] {
+        in_memory::<Fixed>(&keys, EIGHT, PAGE, what);
+    }
+}
+
+/// How many of `keys` a sorter holds before its first spill.
+fn first_spill<T: Shaped>(keys: &[u64], budget: usize, page: usize) -> Option<usize> {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(budget, page, dir.path());
+    let mut sorter = Sorter::<T>::new(&memory).unwrap();
+    for (i, &k) in keys.iter().enumerate() {
+        sorter.push(&T::make(k, i as u32)).unwrap();
+        if sorter.spilled_runs() > 0 {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Every entry size, in memory (bucketed and one chain) and spilled.
+fn entry_sizes<T: Shaped>() {
+    let n = (5 << 20) / entry::<T>();
+    for (keys, what) in [(random(n, 10), "random"), (nested(n, 11, MID), "nested"), (vec![5; n / 2], "equal")]
+    {
+        in_memory::<T>(&keys, EIGHT, PAGE, what);
+        // A small budget: one chain of at most the in-cache capacity.
+        sort_keys::<T>(&keys[..keys.len() / 10], 1 << 20, PAGE, SorterConfig::new());
+    }
+    let keys = clustered(3 * LARGE / entry::<T>(), 12);
+    let out = sort_keys::<T>(&keys, LARGE, PAGE, SorterConfig::new());
+    assert!(out.runs >= 2, "{out:?}");
+}
+
+#[test]
+fn entries_of_16_bytes() {
+    entry_sizes::<E16>();
+    entry_sizes::<P16>();
+}
+
+#[test]
+fn entries_of_32_and_64_bytes() {
+    entry_sizes::<E32>();
+    entry_sizes::<E64>();
+}
+
+#[test]
+fn entries_of_21_and_35_bytes() {
+    entry_sizes::<E21>();
+    entry_sizes::<E35>();
+}
+
+#[test]
+fn a_two_byte_key_sorts_in_buckets() {
+    entry_sizes::<K2>();
+}
+
+/// Wide keys (9 to 12 normalized bytes): the first 200 000 records in
+/// memory, all of them (400 000) spilled when `spill`.
+fn wide<T: SegmentRecord + Clone + PartialEq + Debug>(
+    records: &[T],
+    oracle: fn(&T, &T) -> Ordering,
+    spill: bool,
+) {
+    let out = check_sort(&records[..200_000], oracle, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.in_memory, "{out:?}");
+    if spill {
+        let out = check_sort(records, oracle, LARGE, BIG_PAGE, SorterConfig::new(), false).unwrap();
+        assert!(out.runs >= 2, "{out:?}");
+    }
+}
+
+#[test]
+fn nine_and_ten_byte_keys_with_nan_negative_zero_and_none() {
+    wide(&w9s(400_000, 20), by_w9, true);
+    wide(&w10s(400_000, 21), by_w10, true);
+}
+
+#[test]
+fn eleven_and_twelve_byte_keys_differing_past_the_eighth_byte() {
+    // Spilling these is `bug_spilling_low_cardinality_composite_keys_...`.
+    wide(&w11s(200_000, 22), by_w11, false);
+    wide(&w12s(400_000, 23, 1 << 16), by_w12, false);
+    let mut spread = w12s(400_000, 24, 1 << 16);
+    let mut rng = Rng::new(25);
+    for r in &mut spread {
+        r.a = rng.below(1 << 16) as u32 * 65_537;
+    }
+    wide(&spread, by_w12, true);
+}
+
+#[test]
+fn large_budgets_spill_and_merge() {
+    for (keys, what) in [
+        (random(700_000, 30), "random"),
+        (clustered(700_000, 31), "clustered"),
+        (ascending(700_000), "ascending"),
+        (duplicates(700_000, 33, 100), "duplicates"),
+    ] {
+        let out = sort_keys::<Fixed>(&keys, LARGE, PAGE, SorterConfig::new());
+        assert!(out.runs >= 3, "{what}: {out:?}");
+    }
+    let keys = clustered(700_000, 34);
+    let out = sort_keys::<Fixed>(&keys, LARGE, BIG_PAGE, SorterConfig::new().max_fan_in(2));
+    assert!(out.runs >= 3, "{out:?}");
+}
+
+#[test]
+fn each_run_chooses_its_own_top_digit() {
+    // Runs of different shapes in turn: random, clustered, all equal,
+    // duplicates, each about one budget.
+    let run = 220_000;
+    let mut keys = random(run, 40);
+    keys.extend(clustered(run, 41));
+    keys.extend(vec![77u64 << 50; run]);
+    keys.extend(duplicates(run, 44, 1000));
+    keys.extend(unrepresentative(run, 42));
+    let out = sort_keys::<Fixed>(&keys, LARGE, PAGE, SorterConfig::new().max_fan_in(2));
+    assert!(out.runs >= 5, "{out:?}");
+}
+
+#[test]
+fn a_memory_limit_below_the_managers_budget_sets_the_mode() {
+    let keys = clustered(500_000, 43);
+    let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(64 << 20, PAGE, dir.path());
+    for limit in [LARGE, LARGE - PAGE] {
+        let config = SorterConfig::new().memory_limit(limit);
+        let mut sorter = Sorter::<Fixed>::with_config(&memory, config).unwrap();
+        for r in &records {
+            sorter.push(r).unwrap();
+        }
+        assert!(sorter.spilled_runs() >= 2);
+        let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+        let mut expected = records.clone();
+        expected.sort_by(Fixed::order);
+        assert!(out == expected, "limit {limit}: output differs from the oracle");
+        assert!(memory.stats().peak <= limit, "{}", memory.stats());
+        memory.reset_peak();
+    }
+    assert_eq!(memory.stats().in_use, 0);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Pushes `records` into a sorter whose spill directory does not exist
+/// until the first spill fails; returns the sorter and the failures.
+fn push_through_a_failed_spill(
+    records: &[Fixed],
+    memory: &segrec_core::MemoryManager,
+    later: &std::path::Path,
+) -> (Sorter<Fixed>, usize) {
+    let mut sorter = Sorter::<Fixed>::new(memory).unwrap();
+    let mut failures = 0;
+    for r in records {
+        if let Err(e) = sorter.push(r) {
+            assert!(matches!(e, SortError::Spill(_)), "{e}");
+            failures += 1;
+            fs::create_dir(later).unwrap();
+            sorter.push(r).unwrap();
+        }
+    }
+    (sorter, failures)
+}
+
+#[test]
+fn a_failed_spill_in_large_mode_loses_nothing_and_can_be_retried() {
+    for (keys, what) in [(clustered(600_000, 50), "clustered"), (duplicates(600_000, 51, 300), "duplicates")]
+    {
+        let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("created-later");
+        let memory = manager(LARGE, PAGE, &later);
+        let (sorter, failures) = push_through_a_failed_spill(&records, &memory, &later);
+        assert_eq!(failures, 1, "{what}");
+        assert!(sorter.spilled_runs() >= 2, "{what}");
+        let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+        let mut expected = records;
+        expected.sort_by(Fixed::order);
+        assert_eq!(out.len(), expected.len(), "{what}");
+        assert!(out == expected, "{what}: output differs from the oracle");
+        assert!(memory.stats().peak <= LARGE, "{what}: {}", memory.stats());
+        assert_eq!(memory.stats().in_use, 0);
+        assert_eq!(fs::read_dir(&later).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn finishing_after_a_failed_first_spill_serves_everything_from_memory() {
+    let keys = clustered(400_000, 52);
+    let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(LARGE, PAGE, &dir.path().join("missing"));
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    let mut held = 0;
+    for r in &records {
+        match sorter.push(r) {
+            Ok(()) => held += 1,
+            Err(e) => {
+                assert!(matches!(e, SortError::Spill(_)), "{e}");
+                break;
+            }
+        }
+    }
+    assert!(held < records.len());
+    let mut stream = sorter.finish().unwrap();
+    assert!(stream.is_in_memory());
+    let out: Vec<Fixed> = stream.by_ref().collect::<Result<_, _>>().unwrap();
+    let mut expected = records[..held].to_vec();
+    expected.sort_by(Fixed::order);
+    assert!(out == expected, "output differs from the oracle");
+    drop(stream);
+    assert!(memory.stats().peak <= LARGE);
+    assert_eq!(memory.stats().in_use, 0);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn dropping_a_stream_or_sorter_halfway_returns_everything() {
+    let keys = clustered(600_000, 60);
+    let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (budget, page, n, spills) in
+        [(EIGHT, PAGE, 300_000, false), (EIGHT, BIG_PAGE, 300_000, false), (LARGE, PAGE, 600_000, true)]
+    {
+        let memory = manager(budget, page, dir.path());
+        // A sorter dropped after its top digit was chosen.
+        let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+        for r in &records[..n / 2] {
+            sorter.push(r).unwrap();
+        }
+        drop(sorter);
+        assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A stream dropped halfway through (through a split bucket).
+        let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+        for r in &records[..n] {
+            sorter.push(r).unwrap();
+        }
+        assert_eq!(sorter.spilled_runs() > 0, spills);
+        let mut stream = sorter.finish().unwrap();
+        let mut expected = records[..n].to_vec();
+        expected.sort_by(Fixed::order);
+        for want in &expected[..n / 2] {
+            assert_eq!(&stream.next().unwrap().unwrap(), want);
+        }
+        drop(stream);
+        assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
+        assert!(memory.stats().peak <= budget, "{}", memory.stats());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
+/// One of the key distributions, by number.
+fn distribution(which: u8, n: usize, seed: u64) -> Vec<u64> {
+    match which % 8 {
+        0 => random(n, seed),
+        1 => ascending(n),
+        2 => descending(n),
+        3 => clustered(n, seed),
+        4 => nested(n, seed, MID),
+        5 => duplicates(n, seed, 1 + seed % 500),
+        6 => vec![seed; n],
+        _ => unrepresentative(n, seed),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Input made of several differently distributed stretches (so the
+    /// sample and the later keys disagree), in memory.
+    #[test]
+    fn stretches_of_different_distributions_in_memory(
+        parts in proptest::collection::vec((any::<u8>(), 1usize..80_000), 1..5),
+        big_page in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let keys: Vec<u64> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &(which, n))| distribution(which, n, seed.wrapping_add(i as u64)))
+            .collect();
+        in_memory::<Fixed>(&keys, EIGHT, if big_page { BIG_PAGE } else { PAGE }, "stretches");
+    }
+}
+
+// Known bugs: each test is the smallest scenario found, ignored until the
+// library is fixed.
+
+#[test]
+#[ignore = "bug: spilling multi-level clustered keys in large mode runs out of blocks in `split` (SortError::Memory)"]
+fn bug_spilling_nested_clusters_runs_out_of_blocks() {
+    // The first spill (at about 177 000 records) reads the chains in order
+    // and keeps each one read; every split of the nested cluster leaves up
+    // to 2^d partly filled blocks, until fewer than 3 of the blocks kept
+    // free while pushing are left.
+    let keys = nested(200_000, 0, MID);
+    let out = sort_keys::<Fixed>(&keys, LARGE, PAGE, SorterConfig::new());
+    assert_eq!(out.runs, 2, "{out:?}");
+}
+
+#[test]
+#[ignore = "bug: spilling multi-level clustered keys in large mode runs out of blocks in `split` (SortError::Memory)"]
+fn bug_spilling_low_cardinality_composite_keys_runs_out_of_blocks() {
+    // The same with keys users have (each fails alone): a few ids, mostly
+    // -0.0, then a level; (u32, u64) keys mostly sharing their first 8
+    // bytes; clustered keys, then ascending ones.
+    let out = check_sort(&w11s(400_000, 22), by_w11, LARGE, BIG_PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.runs >= 2, "{out:?}");
+    let out = check_sort(&w12s(400_000, 23, 1 << 32), by_w12, LARGE, BIG_PAGE, SorterConfig::new(), true);
+    assert!(out.unwrap().runs >= 2);
+    let mut keys = clustered(220_000, 41);
+    keys.extend(ascending(220_000));
+    let out = sort_keys::<Fixed>(&keys, LARGE, PAGE, SorterConfig::new());
+    assert!(out.runs >= 2, "{out:?}");
+}
+
+#[test]
+#[ignore = "bug: reading nested clusters at the low end of the keys from a full budget runs out of blocks in `split`"]
+fn bug_reading_nested_clusters_from_a_full_budget_runs_out_of_blocks() {
+    // In memory the chains read are freed, but the cluster is in the first
+    // top bucket and in the first sub-chain of every split: nothing is read
+    // (and freed) before the splits have used the blocks kept free.
+    let n = first_spill::<Fixed>(&random(300_000, 1), LARGE, PAGE).unwrap() - 300;
+    in_memory::<Fixed>(&nested(n, 3, 0), LARGE, PAGE, "nested clusters at the low end");
+}
+
+#[test]
+#[ignore = "bug: a push retried after a failed spill loses the chain `split` failed on (restore() misses it)"]
+fn bug_a_push_retried_after_a_failed_split_loses_records() {
+    // `Sorter::push` documents that after an error every earlier record is
+    // still held and the push may be retried. When `split` fails, the chain
+    // `next_chain` popped off the stack is in neither `read`, `current` nor
+    // `stack`, so `restore` drops it: today 22 726 of 200 000 records come
+    // out, with no error.
+    let keys = nested(200_000, 0, MID);
+    let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(LARGE, PAGE, dir.path());
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    for r in &records {
+        let mut tries = 0;
+        while let Err(e) = sorter.push(r) {
+            tries += 1;
+            assert!(tries < 3, "push keeps failing: {e}");
+        }
+    }
+    assert_eq!(sorter.len(), records.len() as u64);
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(out.len(), records.len(), "records lost");
+    let mut expected = records;
+    expected.sort_by(Fixed::order);
+    assert!(out == expected, "output differs from the oracle");
+}
