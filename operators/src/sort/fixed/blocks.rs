@@ -151,6 +151,12 @@ impl Blocks {
         chain.tail = block;
     }
 
+    /// Ends a chain at `block` (what followed it is unlinked).
+    #[inline]
+    pub(crate) fn cut_after(&mut self, block: u32) {
+        self.next[block as usize] = NONE;
+    }
+
     /// Records that `block` holds `fill` entries.
     #[inline]
     pub(crate) fn seal(&mut self, block: u32, fill: usize) {
@@ -176,6 +182,12 @@ impl Blocks {
         (block as usize) << BLOCK_SHIFT
     }
 
+    /// The block holding position `pos`.
+    #[inline(always)]
+    pub(crate) fn block_of(pos: usize) -> u32 {
+        (pos >> BLOCK_SHIFT) as u32
+    }
+
     /// Offset of `pos` within its block.
     #[inline(always)]
     pub(crate) fn offset(pos: usize) -> usize {
@@ -197,6 +209,16 @@ impl Blocks {
         let page = self.pages[pos >> self.page_shift].as_mut_slice();
         page[off..off + bytes.len()].copy_from_slice(bytes);
         prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
+    }
+
+    /// Moves `len` bytes from `from` to `to` within one block (they may
+    /// overlap).
+    #[inline]
+    pub(crate) fn copy_within_block(&mut self, from: usize, to: usize, len: usize) {
+        debug_assert_eq!(Self::block_of(from), Self::block_of(to));
+        let mask = (1 << self.page_shift) - 1;
+        let page = self.pages[from >> self.page_shift].as_mut_slice();
+        page.copy_within(from & mask..(from & mask) + len, to & mask);
     }
 
     /// Copies `len` bytes from `from` to `to` (each within one block; the

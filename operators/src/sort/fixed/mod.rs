@@ -132,8 +132,13 @@ pub(crate) struct FixedBuffer<T> {
     /// The largest sub-bucket of the current chain's in-cache pass.
     largest: usize,
     /// Chains read already, kept (for a spill that may fail) unless
-    /// `release_read` says to free them.
+    /// `release_read` says to free them, and the entries of their partly
+    /// filled last blocks, packed.
     read: Vec<Chain>,
+    packed: Chain,
+    /// Whether the current chain holds every entry of its keys (it is not
+    /// one of the pieces of a chain of equal keys).
+    current_whole: bool,
     release_read: bool,
     _t: PhantomData<fn() -> T>,
 }
@@ -163,7 +168,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // kept while pushing for the first blocks of scatters (clustered
             // keys) and the last pushed record.
             cache_blocks = MAX_CACHE_BLOCKS;
-            keep = (budget_blocks / 16).clamp(8, 512) + 1;
+            keep = (budget_blocks / 8).clamp(8, 1024) + 1;
             max_len = usize::MAX;
             // Top buckets of about half the in-cache capacity when the
             // budget is full, at most one (partly filled) block per 16 of
@@ -215,6 +220,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             ref_mask: 0,
             largest: 0,
             read: Vec::new(),
+            packed: Chain::EMPTY,
+            current_whole: false,
             release_read: false,
             _t: PhantomData,
         }
@@ -461,7 +468,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let read = core::mem::take(&mut self.read);
         let current = core::mem::replace(&mut self.current, Chain::EMPTY);
         let stack = core::mem::take(&mut self.stack);
-        for chain in read.into_iter().chain([current]).chain(stack.into_iter().rev().map(|(c, _)| c)) {
+        let packed = core::mem::replace(&mut self.packed, Chain::EMPTY);
+        let rest = stack.into_iter().rev().map(|(c, _)| c).chain([packed]);
+        for chain in read.into_iter().chain([current]).chain(rest) {
             all = self.blocks.concat(all, chain);
         }
         self.chains = vec![all];
@@ -560,6 +569,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.draining = false;
         self.stack.clear();
         self.read.clear();
+        self.packed = Chain::EMPTY;
         self.current = Chain::EMPTY;
         self.at = 0;
         self.count = 0;

@@ -103,7 +103,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                     self.blocks.release(b);
                 }
             } else {
-                self.read.push(done);
+                self.retire(done);
             }
         }
         self.at = 0;
@@ -113,11 +113,64 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.ahead = self.stack.last().map_or(NONE, |(c, _)| c.head);
                 self.sort_in_cache(chain, bit);
                 self.current = chain;
+                self.current_whole = bit < Self::KEY_BITS;
                 return Ok(true);
             }
-            self.split(chain, bit)?;
+            if let Err(e) = self.split(chain, bit) {
+                // Still held (split frees nothing before it can finish), so
+                // a `restore` keeps it.
+                self.stack.push((chain, bit));
+                return Err(e);
+            }
         }
         Ok(false)
+    }
+
+    /// Keeps a chain that was read (a spill may fail and `restore` it),
+    /// moving the entries of its partly filled last block to the shared
+    /// `packed` chain so the block is free again: otherwise every chain a
+    /// split made would hold one such block until the run is written.
+    ///
+    /// Only a whole chain (every entry of its keys) is packed: its entries
+    /// move behind all of it, so each key keeps its push order. Pieces of a
+    /// chain of equal keys are kept as they are.
+    fn retire(&mut self, mut done: Chain) {
+        let Some(&tail) = self.list.last() else { return };
+        let fill = self.blocks.fill(tail);
+        if !self.current_whole || fill == Self::PER_BLOCK {
+            self.read.push(done);
+            return;
+        }
+        if self.list.len() == 1 {
+            done = Chain::EMPTY;
+        } else {
+            let prev = self.list[self.list.len() - 2];
+            self.blocks.cut_after(prev);
+            done = Chain { head: done.head, tail: prev, len: done.len - fill };
+        }
+        let packed_fill =
+            if self.packed.tail == NONE { Self::PER_BLOCK } else { self.blocks.fill(self.packed.tail) };
+        let moved = fill.min(Self::PER_BLOCK - packed_fill);
+        if moved > 0 {
+            let (from, to) =
+                (Blocks::start(tail), Blocks::start(self.packed.tail) + packed_fill * Self::ENTRY);
+            self.blocks.copy(from, to, moved * Self::ENTRY);
+            self.blocks.seal(self.packed.tail, packed_fill + moved);
+        }
+        if moved == fill {
+            self.blocks.release(tail);
+        } else {
+            // The rest moves to the front of its block, which becomes the
+            // packed chain's last.
+            let from = Blocks::start(tail) + moved * Self::ENTRY;
+            self.blocks.copy_within_block(from, Blocks::start(tail), (fill - moved) * Self::ENTRY);
+            self.blocks.seal(tail, fill - moved);
+            self.blocks.link(&mut self.packed, tail);
+        }
+        self.packed.len += fill;
+        if done.head != NONE {
+            self.read.push(done);
+        }
     }
 
     /// Scatters a chain larger than the in-cache capacity by its next digit
@@ -137,11 +190,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let want = usize::BITS - (chain.len / (self.cache_cap / 4).max(1)).leading_zeros() + 4;
         let mut d = want.clamp(1, MAX_DIGIT).min(Self::KEY_BITS - bit);
         // Each sub-chain's first block comes before any source block is
-        // freed.
-        while self.blocks.free_len() < (1 << d) + 1 {
+        // freed, and its last (partly filled) block stays taken until it is
+        // read: use at most half the free blocks, so nested splits (keys
+        // clustered at several levels) still find some; a last one may take
+        // what there is.
+        while self.blocks.free_len() < (2 << d) + 1 {
             if !self.blocks.grow()? {
                 if d == 1 {
-                    return Err(self.exhausted().into());
+                    if self.blocks.free_len() < 3 {
+                        return Err(self.exhausted().into());
+                    }
+                    break;
                 }
                 d -= 1;
             }
