@@ -36,6 +36,8 @@ use core::cmp::Ordering;
 use segrec_core::{MemoryError, MemoryReservation, Page};
 use zerocopy::FromBytes;
 
+use super::insertion::insertion_sort;
+
 /// One index entry: `prefix << 32 | position`.
 pub(crate) type Entry = u128;
 
@@ -519,17 +521,7 @@ impl Digit {
 #[inline]
 fn finish_bucket(v: &mut [Entry], tie: &mut Option<TieBreak<'_>>) {
     match tie {
-        None if v.len() <= INSERTION_MAX => {
-            for i in 1..v.len() {
-                let x = v[i];
-                let mut j = i;
-                while j > 0 && v[j - 1] > x {
-                    v[j] = v[j - 1];
-                    j -= 1;
-                }
-                v[j] = x;
-            }
-        }
+        None if v.len() <= INSERTION_MAX => insertion_sort(v),
         None => v.sort_unstable(),
         Some(t) => v.sort_unstable_by(|a, b| {
             prefix(*a)

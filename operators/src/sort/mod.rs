@@ -42,6 +42,7 @@ mod config;
 mod error;
 mod fixed;
 mod index;
+mod insertion;
 mod keys;
 mod merge;
 mod prefetch;

@@ -7,6 +7,7 @@ use segrec_core::{MemoryError, SegmentRecord};
 use super::blocks::{BLOCK, Blocks, Chain, NONE};
 use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD};
 use crate::sort::SortError;
+use crate::sort::insertion::insertion_sort;
 use crate::sort::prefetch::prefetch_ptr;
 
 /// Widest digit of the in-cache pass.
@@ -355,7 +356,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 from = end as usize;
             }
         }
-        insertion(slots);
+        insertion_sort(slots);
     }
 }
 
@@ -396,19 +397,5 @@ impl Slot for u128 {
     #[inline(always)]
     fn reference(self, mask: usize) -> usize {
         self as usize & mask
-    }
-}
-
-/// Insertion sort of a few unique slots.
-#[inline(always)]
-fn insertion<S: Slot>(v: &mut [S]) {
-    for i in 1..v.len() {
-        let x = v[i];
-        let mut j = i;
-        while j > 0 && v[j - 1] > x {
-            v[j] = v[j - 1];
-            j -= 1;
-        }
-        v[j] = x;
     }
 }
