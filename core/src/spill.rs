@@ -18,6 +18,15 @@
 //! Files live in the manager's spill directory under a `segrec-` prefix and
 //! are removed when the last owner ([`SpillWriter`] before `finish`,
 //! [`SpillFile`] and its readers after) drops, on error paths too.
+//!
+//! # Write-behind
+//!
+//! A writer made by [`SpillWriter::write_behind_in`] hands each full staging
+//! page to a background I/O thread, which checksums and writes it while the
+//! caller fills the next one (double buffering, as a database's log writer
+//! or Flink's asynchronous block writer do), then hands the page back. The
+//! pages (2 to 4) are all charged to the reservation; the file is the same
+//! as a synchronous writer's.
 
 use core::fmt;
 use std::fs::File;
@@ -31,10 +40,17 @@ use thiserror::Error;
 use crate::memory::{MemoryError, MemoryManager, MemoryReservation, Page};
 use crate::view::{ByteSink, ByteSource};
 
+mod write_behind;
+
+use write_behind::WriteBehind;
+
 const FILE_MAGIC: &[u8; 8] = b"SEGRSPL1";
 const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"SGPG");
 const FILE_HEADER: usize = 16;
 const FRAME_HEADER: usize = 16;
+
+/// The most pages a write-behind writer circulates.
+pub const MAX_WRITE_BEHIND_PAGES: usize = 4;
 
 /// A spill file could not be written or read back intact.
 #[derive(Debug, Error)]
@@ -105,10 +121,24 @@ fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Resu
     file.write_all(&header).and_then(|()| file.write_all(payload)).map_err(io_error(path, Some(frame)))
 }
 
+/// Where sealed pages go.
+enum Output {
+    /// Written on the caller's thread.
+    Direct(File),
+    /// Handed to a background I/O thread.
+    Behind(WriteBehind),
+}
+
 /// Writes a byte stream (or whole pages) into a new spill file.
+///
+/// [`new`](Self::new) and [`new_in`](Self::new_in) write each page as it
+/// fills, on the caller's thread; [`write_behind_in`](Self::write_behind_in)
+/// writes them on a background thread (see the [module docs](self)).
 pub struct SpillWriter {
     manager: MemoryManager,
-    file: File,
+    /// Before `path`: a write-behind thread is joined before the file is
+    /// removed.
+    output: Output,
     path: TempPath,
     staging: Page,
     fill: usize,
@@ -123,6 +153,7 @@ impl fmt::Debug for SpillWriter {
             .field("path", &self.path.to_path_buf())
             .field("frames", &self.frames)
             .field("bytes", &self.bytes)
+            .field("write_behind", &self.is_write_behind())
             .finish()
     }
 }
@@ -146,6 +177,60 @@ impl SpillWriter {
     ///
     /// As [`new`](Self::new).
     pub fn new_in(reservation: &MemoryReservation, dir: &Path) -> Result<Self, SpillError> {
+        Self::create(reservation, dir, 1, |file, _| Ok(file))
+    }
+
+    /// Creates a spill file in `dir` whose full pages are written by a
+    /// background I/O thread while the caller fills the next one.
+    ///
+    /// `pages` (clamped to 2..=[`MAX_WRITE_BEHIND_PAGES`]) are taken from
+    /// `reservation`: one staging page and the rest in flight. When the
+    /// reservation refuses every page past the first, or no thread can be
+    /// started, the writer writes synchronously as [`new_in`](Self::new_in)
+    /// does ([`is_write_behind`](Self::is_write_behind) tells). A failed
+    /// background write surfaces as [`SpillError::Io`], naming the file and
+    /// the frame, from the call that hands over the next page or from
+    /// [`finish`](Self::finish).
+    ///
+    /// One thread per writer: meant for one long sequential stream (a sort
+    /// run), not for the many partitions a hash join keeps open.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{MemoryManager, SpillWriter};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let reservation = memory.reservation("run");
+    /// let mut writer = SpillWriter::write_behind_in(&reservation, dir.path(), 3)?;
+    /// assert!(writer.is_write_behind());
+    /// writer.write_bytes(&[7u8; 10_000])?;
+    /// let file = writer.finish()?;
+    /// assert_eq!((file.bytes(), file.frames()), (10_000, 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_behind_in(
+        reservation: &MemoryReservation,
+        dir: &Path,
+        pages: usize,
+    ) -> Result<Self, SpillError> {
+        Self::create(reservation, dir, pages.clamp(2, MAX_WRITE_BEHIND_PAGES), |file, _| Ok(file))
+    }
+
+    /// Creates the file with `pages` staging pages (write-behind from two);
+    /// `reopen` may swap the file handle after the header is written (tests
+    /// use it to make writes fail).
+    fn create(
+        reservation: &MemoryReservation,
+        dir: &Path,
+        pages: usize,
+        reopen: impl FnOnce(File, &Path) -> io::Result<File>,
+    ) -> Result<Self, SpillError> {
         let staging = reservation.allocate_page()?;
         let manager = reservation.manager();
         let named = tempfile::Builder::new()
@@ -158,8 +243,26 @@ impl SpillWriter {
         header[..8].copy_from_slice(FILE_MAGIC);
         header[8..12].copy_from_slice(&(staging.size() as u32).to_le_bytes());
         file.write_all(&header).map_err(io_error(&path, None))?;
+        let file = reopen(file, &path).map_err(io_error(&path, None))?;
         manager.note_spill_file();
-        Ok(Self { manager, file, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
+        // Past the staging page, whatever the budget grants.
+        let spare: Vec<Page> = (1..pages).map_while(|_| reservation.allocate_page().ok()).collect();
+        let output = if spare.is_empty() {
+            Output::Direct(file)
+        } else {
+            match WriteBehind::start(file, path.to_path_buf(), spare) {
+                Ok(behind) => Output::Behind(behind),
+                // No thread: write on this one (the pages go back).
+                Err((file, _pages, _)) => Output::Direct(file),
+            }
+        };
+        Ok(Self { manager, output, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
+    }
+
+    /// Whether full pages are written by a background thread.
+    #[must_use]
+    pub fn is_write_behind(&self) -> bool {
+        matches!(self.output, Output::Behind(_))
     }
 
     /// The file's path.
@@ -178,7 +281,12 @@ impl SpillWriter {
         if self.fill == 0 {
             return Ok(());
         }
-        write_frame(&mut self.file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
+        match &mut self.output {
+            Output::Direct(file) => {
+                write_frame(file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
+            }
+            Output::Behind(behind) => behind.hand_off(&mut self.staging, self.fill, self.frames)?,
+        }
         self.frames += 1;
         self.bytes += self.fill as u64;
         self.manager.note_spilled_bytes(self.fill as u64);
@@ -202,7 +310,14 @@ impl SpillWriter {
             });
         }
         self.flush_staging()?;
-        write_frame(&mut self.file, &self.path, self.frames, payload)?;
+        match &mut self.output {
+            Output::Direct(file) => write_frame(file, &self.path, self.frames, payload)?,
+            Output::Behind(behind) => {
+                // Through the staging page, which is empty now.
+                self.staging.as_mut_slice()[..payload.len()].copy_from_slice(payload);
+                behind.hand_off(&mut self.staging, payload.len(), self.frames)?;
+            }
+        }
         self.frames += 1;
         self.bytes += payload.len() as u64;
         self.manager.note_spilled_bytes(payload.len() as u64);
@@ -236,7 +351,11 @@ impl SpillWriter {
     /// removed then.
     pub fn finish(mut self) -> Result<SpillFile, SpillError> {
         self.flush_staging()?;
-        self.file.flush().map_err(io_error(&self.path, None))?;
+        let mut file = match self.output {
+            Output::Direct(file) => file,
+            Output::Behind(behind) => behind.finish()?,
+        };
+        file.flush().map_err(io_error(&self.path, None))?;
         Ok(SpillFile {
             inner: Arc::new(SpillFileInner {
                 path: self.path,
