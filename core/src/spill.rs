@@ -25,12 +25,12 @@
 //! page to a background I/O thread, which checksums and writes it while the
 //! caller fills the next one (double buffering, as a database's log writer
 //! or Flink's asynchronous block writer do), then hands the page back. The
-//! pages (2 to 4) are all charged to the reservation; the file is the same
+//! pages (2 to [`MAX_WRITE_BEHIND_PAGES`]) are all charged to the reservation; the file is the same
 //! as a synchronous writer's.
 
 use core::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ const FILE_HEADER: usize = 16;
 const FRAME_HEADER: usize = 16;
 
 /// The most pages a write-behind writer circulates.
-pub const MAX_WRITE_BEHIND_PAGES: usize = 4;
+pub const MAX_WRITE_BEHIND_PAGES: usize = 64;
 
 /// A spill file could not be written or read back intact.
 #[derive(Debug, Error)]
@@ -104,7 +104,8 @@ fn io_error(path: &Path, frame: Option<u64>) -> impl FnOnce(io::Error) -> SpillE
     move |source| SpillError::Io { path: path.to_path_buf(), frame, source }
 }
 
-fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Result<(), SpillError> {
+/// The header of frame `frame` holding `payload`, checksum included.
+fn frame_header(path: &Path, frame: u64, payload: &[u8]) -> Result<[u8; FRAME_HEADER], SpillError> {
     let index = u32::try_from(frame).map_err(|_| SpillError::Io {
         path: path.to_path_buf(),
         frame: Some(frame),
@@ -118,7 +119,66 @@ fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Resu
     crc.update(&header[..12]);
     crc.update(payload);
     header[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
-    file.write_all(&header).and_then(|()| file.write_all(payload)).map_err(io_error(path, Some(frame)))
+    Ok(header)
+}
+
+fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Result<(), SpillError> {
+    write_frames(file, path, frame, &[payload])
+}
+
+/// The most frames [`write_frames`] takes at once.
+const MAX_BATCH: usize = 8;
+
+/// Writes `payloads` (at most [`MAX_BATCH`]) as consecutive frames from
+/// index `first`, headers and payloads gathered into as few system calls as
+/// the OS takes (one, usually).
+fn write_frames(file: &mut File, path: &Path, first: u64, payloads: &[&[u8]]) -> Result<(), SpillError> {
+    debug_assert!(payloads.len() <= MAX_BATCH);
+    let mut headers = [[0u8; FRAME_HEADER]; MAX_BATCH];
+    for (i, (header, payload)) in headers.iter_mut().zip(payloads).enumerate() {
+        *header = frame_header(path, first + i as u64, payload)?;
+    }
+    let mut slices = [IoSlice::new(&[]); 2 * MAX_BATCH];
+    for (i, (header, payload)) in headers.iter().zip(payloads).enumerate() {
+        slices[2 * i] = IoSlice::new(header);
+        slices[2 * i + 1] = IoSlice::new(payload);
+    }
+    let mut pending = &mut slices[..2 * payloads.len()];
+    let mut written = 0usize;
+    while !pending.is_empty() {
+        match file.write_vectored(pending) {
+            Ok(0) => {
+                let source = io::Error::new(io::ErrorKind::WriteZero, "failed to write whole frames");
+                return Err(io_at(path, first, payloads, written)(source));
+            }
+            Ok(n) => {
+                written += n;
+                IoSlice::advance_slices(&mut pending, n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_at(path, first, payloads, written)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// An I/O error naming the frame that `written` bytes into a batch of
+/// frames from `first` stopped in.
+fn io_at<'a>(
+    path: &'a Path,
+    first: u64,
+    payloads: &[&[u8]],
+    written: usize,
+) -> impl FnOnce(io::Error) -> SpillError + 'a {
+    let mut end = 0;
+    let done = payloads
+        .iter()
+        .take_while(|p| {
+            end += FRAME_HEADER + p.len();
+            end <= written
+        })
+        .count();
+    io_error(path, Some(first + done as u64))
 }
 
 /// Where sealed pages go.
@@ -184,7 +244,9 @@ impl SpillWriter {
     /// background I/O thread while the caller fills the next one.
     ///
     /// `pages` (clamped to 2..=[`MAX_WRITE_BEHIND_PAGES`]) are taken from
-    /// `reservation`: one staging page and the rest in flight. When the
+    /// `reservation`: one staging page and the rest in flight. Two or three
+    /// overlap filling with writing page by page; more let the thread write
+    /// a stream's tail while the caller goes on to other work. When the
     /// reservation refuses every page past the first, or no thread can be
     /// started, the writer writes synchronously as [`new_in`](Self::new_in)
     /// does ([`is_write_behind`](Self::is_write_behind) tells). A failed
@@ -277,6 +339,9 @@ impl SpillWriter {
         self.bytes + self.fill as u64
     }
 
+    /// Seals the staging page as the next frame (once per page: out of the
+    /// record loops' way).
+    #[inline(never)]
     fn flush_staging(&mut self) -> Result<(), SpillError> {
         if self.fill == 0 {
             return Ok(());
@@ -370,19 +435,24 @@ impl SpillWriter {
 impl ByteSink for SpillWriter {
     type Error = SpillError;
 
+    #[inline]
     fn write_with<E: From<SpillError>>(
         &mut self,
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let size = self.staging.size();
-        if len <= size {
-            if len > size - self.fill {
-                self.flush_staging()?;
-            }
-            let at = self.fill;
+        // The common case, kept small enough to inline into record loops:
+        // the bytes fit the staging page.
+        let at = self.fill;
+        if len <= self.staging.size() - at {
             fill(&mut self.staging.as_mut_slice()[at..at + len])?;
             self.fill += len;
+            return Ok(());
+        }
+        if len <= self.staging.size() {
+            self.flush_staging()?;
+            fill(&mut self.staging.as_mut_slice()[..len])?;
+            self.fill = len;
             return Ok(());
         }
         let mut scratch = core::mem::take(&mut self.scratch);

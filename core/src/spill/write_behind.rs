@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::{SpillError, write_frame};
+use super::{MAX_BATCH, SpillError, write_frames};
 use crate::memory::Page;
 
 /// One full page on its way to the file.
@@ -57,8 +57,8 @@ impl WriteBehind {
         path: PathBuf,
         spare: Vec<Page>,
     ) -> Result<Self, (File, Vec<Page>, io::Error)> {
-        let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
-        // Never full: at most every page is in it at once.
+        // Neither is ever full: at most every page is in one at once.
+        let (jobs, job_rx) = crossbeam_channel::bounded::<Job>(spare.len() + 1);
         let (free_tx, free) = crossbeam_channel::bounded::<Page>(spare.len() + 1);
         let cancel = Arc::new(AtomicBool::new(false));
         // The thread gets its own handle, so a failed spawn leaves ours.
@@ -165,7 +165,8 @@ impl Drop for WriteBehind {
     }
 }
 
-/// The thread: writes each page handed over, in order, and hands it back.
+/// The thread: writes the pages handed over, in order, gathering what is
+/// queued into one system call, and hands them back.
 fn io_loop(
     mut file: File,
     path: &std::path::Path,
@@ -173,12 +174,27 @@ fn io_loop(
     free: &Sender<Page>,
     cancel: &AtomicBool,
 ) -> Result<File, SpillError> {
-    for job in jobs {
-        if !cancel.load(Ordering::Relaxed) {
-            write_frame(&mut file, path, job.frame, &job.page.as_slice()[..job.len])?;
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(job) = jobs.recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
         }
-        // The writer may be gone (dropped): the page then returns to the pool.
-        let _ = free.try_send(job.page);
+        if !cancel.load(Ordering::Relaxed) {
+            let mut payloads: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
+            for (p, job) in payloads.iter_mut().zip(&batch) {
+                *p = &job.page.as_slice()[..job.len];
+            }
+            write_frames(&mut file, path, batch[0].frame, &payloads[..batch.len()])?;
+        }
+        for job in batch.drain(..) {
+            // The writer may be gone (dropped): the page then returns to
+            // the pool.
+            let _ = free.try_send(job.page);
+        }
     }
     Ok(file)
 }
