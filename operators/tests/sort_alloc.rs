@@ -76,8 +76,11 @@ fn push_sort_spill_merge_and_read_allocate_per_page_not_per_record() {
             "budget {budget}: {runs} runs; allocations: push {pushing}, finish {finishing}, read {reading}"
         );
         // Pages come from the preallocated pool; what is left is the growth
-        // of page lists, per-run files and per-bucket counters.
-        assert!(pushing < 50 + 15 * runs, "push: {pushing} allocations for {n} records ({runs} runs)");
+        // of page lists, per-run files and per-bucket counters, and per run
+        // the write-behind writer's I/O thread and its two channels (15 to
+        // 20 allocations, more when the threads block more often) where the
+        // budget gives it pages.
+        assert!(pushing < 50 + 40 * runs, "push: {pushing} allocations for {n} records ({runs} runs)");
         assert!(finishing < 20 + 5 * runs, "finish: {finishing} allocations ({runs} runs)");
         assert_eq!(reading, 0, "read: {reading} allocations for {n} records");
     }

@@ -12,11 +12,24 @@
 use core::cmp::Ordering;
 use std::path::Path;
 
-use segrec_core::{MemoryReservation, SegmentRecord, SpillFile, SpillWriter, frame};
+use segrec_core::{MemoryReservation, SegmentRecord, SpillFile, frame};
 
 use super::SortError;
 use super::keys::KeyCodec;
-use super::run::{RunCursor, write_error};
+use super::run::{RunCursor, run_writer, write_error};
+
+/// How the intermediate merge passes run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    /// Runs merged at once, at least 2.
+    pub(crate) fan_in: usize,
+    /// Pages of read-ahead per run reader.
+    pub(crate) read_ahead: usize,
+    /// Bytes of key prefix compared as words.
+    pub(crate) prefix_len: usize,
+    /// Pages of the merged run's writer (write-behind from two).
+    pub(crate) writer_pages: usize,
+}
 
 /// Merges up to `fan_in` runs, yielding records in order.
 #[derive(Debug)]
@@ -153,13 +166,12 @@ impl<T: SegmentRecord> Merger<T> {
 /// Merges `runs` into one new run file.
 pub(crate) fn merge_into_run<T: SegmentRecord>(
     runs: &[SpillFile],
+    pass: &Pass,
     reservation: &MemoryReservation,
-    read_ahead: usize,
-    prefix_len: usize,
     dir: &Path,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new_in(reservation, dir)?;
-    let mut merger = Merger::<T>::new(runs, reservation, read_ahead, prefix_len)?;
+    let mut writer = run_writer(reservation, dir, pass.writer_pages)?;
+    let mut merger = Merger::<T>::new(runs, reservation, pass.read_ahead, pass.prefix_len)?;
     while let Some(bytes) = merger.next()? {
         frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
     }
@@ -171,12 +183,11 @@ pub(crate) fn merge_into_run<T: SegmentRecord>(
 /// left, keeping run order (and so stability).
 pub(crate) fn reduce_runs<T: SegmentRecord>(
     mut runs: Vec<SpillFile>,
-    fan_in: usize,
+    pass: &Pass,
     reservation: &MemoryReservation,
-    read_ahead: usize,
-    prefix_len: usize,
     dir: &Path,
 ) -> Result<Vec<SpillFile>, SortError> {
+    let fan_in = pass.fan_in;
     debug_assert!(fan_in >= 2);
     while runs.len() > fan_in {
         // Merge just enough runs this pass that the next pass can be final
@@ -189,7 +200,7 @@ pub(crate) fn reduce_runs<T: SegmentRecord>(
                 0 => break,
                 1 => next.extend(group),
                 // The group's files are removed as soon as it is merged.
-                _ => next.push(merge_into_run::<T>(&group, reservation, read_ahead, prefix_len, dir)?),
+                _ => next.push(merge_into_run::<T>(&group, pass, reservation, dir)?),
             }
         }
         runs = next;

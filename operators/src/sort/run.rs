@@ -29,13 +29,28 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
     }
 }
 
-/// Writes the buffer's records, in index order, as one run file.
+/// A run file's writer with `pages` staging pages: write-behind from two.
+pub(crate) fn run_writer(
+    reservation: &MemoryReservation,
+    dir: &Path,
+    pages: usize,
+) -> Result<SpillWriter, SpillError> {
+    if pages >= 2 {
+        SpillWriter::write_behind_in(reservation, dir, pages)
+    } else {
+        SpillWriter::new_in(reservation, dir)
+    }
+}
+
+/// Writes the buffer's records, in index order, as one run file, through a
+/// writer of `pages` pages.
 pub(crate) fn write_run<T: SegmentRecord>(
     buffer: &Buffer<T>,
     reservation: &MemoryReservation,
     dir: &Path,
+    pages: usize,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new_in(reservation, dir)?;
+    let mut writer = run_writer(reservation, dir, pages)?;
     let buffer = match buffer {
         Buffer::Indexed(b) => b,
         Buffer::Fixed(b) => {
