@@ -711,7 +711,20 @@ impl ByteSource for SpillReader {
         Ok(&self.scratch)
     }
 
+    #[inline]
     fn is_at_end(&mut self) -> Result<bool, SpillError> {
+        if self.pos < self.fill {
+            return Ok(false);
+        }
+        self.is_at_end_slow()
+    }
+}
+
+impl SpillReader {
+    /// [`is_at_end`](ByteSource::is_at_end) once the page buffer is used
+    /// up: loads frames until one has bytes or the file ends.
+    #[inline(never)]
+    fn is_at_end_slow(&mut self) -> Result<bool, SpillError> {
         while self.pos == self.fill {
             if !self.load_frame()? {
                 return Ok(true);

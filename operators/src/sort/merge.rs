@@ -12,11 +12,11 @@
 use core::cmp::Ordering;
 use std::path::Path;
 
-use segrec_core::{MemoryReservation, SegmentRecord, SpillFile, frame};
+use segrec_core::{MemoryReservation, SegmentRecord, SpillFile};
 
 use super::SortError;
 use super::keys::KeyCodec;
-use super::run::{RunCursor, run_writer, write_error};
+use super::run::{RunCursor, run_writer, write_record};
 
 /// How the intermediate merge passes run.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +183,7 @@ pub(crate) fn merge_into_run<T: SegmentRecord>(
     let mut writer = run_writer(reservation, dir, pass.writer_pages)?;
     let mut merger = Merger::<T>::new(runs, reservation, pass.read_ahead, pass.prefix_len)?;
     while let Some(bytes) = merger.next()? {
-        frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+        write_record::<T>(&mut writer, bytes)?;
     }
     drop(merger);
     Ok(writer.finish()?)

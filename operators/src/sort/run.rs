@@ -5,7 +5,9 @@ use core::marker::PhantomData;
 use std::path::Path;
 
 use segrec_core::frame::{self, WriteError};
-use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
+use segrec_core::{
+    ByteSink, MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter,
+};
 
 use super::Buffer;
 use super::SortError;
@@ -27,6 +29,25 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
             source: std::io::Error::other(other.to_string()),
         }),
     }
+}
+
+/// Appends one encoded record to a run.
+#[inline(always)]
+pub(crate) fn write_record<T: SegmentRecord>(
+    writer: &mut SpillWriter,
+    bytes: &[u8],
+) -> Result<(), SortError> {
+    if let Some(n) = T::ENCODED_SIZE
+        && bytes.len() == n
+    {
+        // Fixed size: a copy of constant length, inlined (not a `memcpy`
+        // call per record).
+        return writer.write_with(n, |out: &mut [u8]| -> Result<(), SortError> {
+            out[..n].copy_from_slice(&bytes[..n]);
+            Ok(())
+        });
+    }
+    frame::write_encoded::<T, _>(writer, bytes).map_err(write_error)
 }
 
 /// A run file's writer with `pages` staging pages: write-behind from two.
@@ -54,7 +75,7 @@ pub(crate) fn write_run<T: SegmentRecord>(
     let buffer = match buffer {
         Buffer::Indexed(b) => b,
         Buffer::Fixed(b) => {
-            b.for_each_record(|bytes| frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error))?;
+            b.for_each_record(|bytes| write_record::<T>(&mut writer, bytes))?;
             return Ok(writer.finish()?);
         }
     };
@@ -66,7 +87,7 @@ pub(crate) fn write_run<T: SegmentRecord>(
             prefetch_record::<T>(pages, page_size, pointer(index.get(i + PREFETCH)));
         }
         let bytes = record_bytes::<T>(pages, page_size, pointer(index.get(i)), &mut scratch);
-        frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+        write_record::<T>(&mut writer, bytes)?;
     }
     Ok(writer.finish()?)
 }
