@@ -30,7 +30,7 @@
 
 use core::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,10 +38,12 @@ use tempfile::TempPath;
 use thiserror::Error;
 
 use crate::memory::{MemoryError, MemoryManager, MemoryReservation, Page};
-use crate::view::{ByteSink, ByteSource};
+use crate::view::ByteSink;
 
+mod reader;
 mod write_behind;
 
+pub use reader::SpillReader;
 use write_behind::WriteBehind;
 
 const FILE_MAGIC: &[u8; 8] = b"SEGRSPL1";
@@ -526,210 +528,6 @@ impl SpillFile {
         reservation: &MemoryReservation,
         read_ahead: usize,
     ) -> Result<SpillReader, SpillError> {
-        let page = reservation.allocate_page()?;
-        let buffer = read_ahead * (self.inner.page_size + FRAME_HEADER);
-        reservation.try_grow(buffer)?;
-        let grown = GrownBytes { reservation: reservation.clone(), bytes: buffer };
-        let path = self.path();
-        let mut file = File::open(path).map_err(io_error(path, None))?;
-        let mut header = [0u8; FILE_HEADER];
-        match file.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(SpillError::Truncated {
-                    path: path.to_path_buf(),
-                    frame: 0,
-                    expected: self.inner.frames,
-                });
-            }
-            Err(e) => return Err(io_error(path, None)(e)),
-        }
-        if &header[..8] != FILE_MAGIC
-            || u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize
-                != self.inner.page_size
-        {
-            return Err(SpillError::Corrupt {
-                path: path.to_path_buf(),
-                frame: 0,
-                reason: "file header does not match (magic or page size)".into(),
-            });
-        }
-        Ok(SpillReader {
-            file: SpillFile::clone(self),
-            input: BufReader::with_capacity(buffer.max(FRAME_HEADER), file),
-            _grown: grown,
-            page,
-            fill: 0,
-            pos: 0,
-            frames_read: 0,
-            scratch: Vec::new(),
-        })
-    }
-}
-
-/// Bytes grown on a reservation for as long as this lives.
-struct GrownBytes {
-    reservation: MemoryReservation,
-    bytes: usize,
-}
-
-impl Drop for GrownBytes {
-    fn drop(&mut self) {
-        self.reservation.shrink(self.bytes);
-    }
-}
-
-/// Reads a spill file back, frame by frame, checking every frame.
-pub struct SpillReader {
-    file: SpillFile,
-    input: BufReader<File>,
-    _grown: GrownBytes,
-    page: Page,
-    fill: usize,
-    pos: usize,
-    frames_read: u64,
-    scratch: Vec<u8>,
-}
-
-impl fmt::Debug for SpillReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpillReader")
-            .field("path", &self.file.path())
-            .field("frames_read", &self.frames_read)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SpillReader {
-    /// The file being read.
-    #[must_use]
-    pub fn file(&self) -> &SpillFile {
-        &self.file
-    }
-
-    /// Loads the next frame into the page buffer; `false` after the last.
-    fn load_frame(&mut self) -> Result<bool, SpillError> {
-        let expected = self.file.frames();
-        let frame = self.frames_read;
-        if frame == expected {
-            return Ok(false);
-        }
-        let path = self.file.path();
-        let truncated = || SpillError::Truncated { path: path.to_path_buf(), frame, expected };
-        let corrupt = |reason: String| SpillError::Corrupt { path: path.to_path_buf(), frame, reason };
-        let mut header = [0u8; FRAME_HEADER];
-        read_full(&mut self.input, &mut header)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        if word(0) != FRAME_MAGIC {
-            return Err(corrupt("frame magic does not match".into()));
-        }
-        let len = word(8) as usize;
-        if len > self.page.size() {
-            return Err(corrupt(format!("frame length {len} exceeds the page size {}", self.page.size())));
-        }
-        let payload = &mut self.page.as_mut_slice()[..len];
-        read_full(&mut self.input, payload)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&header[..12]);
-        crc.update(payload);
-        if crc.finalize() != word(12) {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        if u64::from(word(4)) != frame {
-            return Err(corrupt(format!("frame index {} where {frame} was expected", word(4))));
-        }
-        self.fill = len;
-        self.pos = 0;
-        self.frames_read += 1;
-        Ok(true)
-    }
-
-    /// The next whole frame's payload; `None` after the last. Use either this
-    /// or the byte-stream reads of [`ByteSource`] on one reader, not both.
-    ///
-    /// # Errors
-    ///
-    /// A [`SpillError`] when the frame is damaged or the read fails.
-    pub fn next_page(&mut self) -> Result<Option<&[u8]>, SpillError> {
-        if !self.load_frame()? {
-            return Ok(None);
-        }
-        self.pos = self.fill;
-        Ok(Some(&self.page.as_slice()[..self.fill]))
-    }
-}
-
-/// `read_exact` that reports a clean or partial end of file as `Ok(false)`.
-fn read_full(input: &mut impl Read, mut buf: &mut [u8]) -> io::Result<bool> {
-    while !buf.is_empty() {
-        match input.read(buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => buf = &mut buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
-impl ByteSource for SpillReader {
-    type Error = SpillError;
-
-    #[inline]
-    fn read_bytes(&mut self, len: usize) -> Result<&[u8], SpillError> {
-        if self.pos == self.fill && len > 0 && !self.load_frame()? {
-            return Err(SpillError::UnexpectedEnd { path: self.file.path().to_path_buf(), requested: len });
-        }
-        if self.pos + len <= self.fill {
-            let at = self.pos;
-            self.pos += len;
-            return Ok(&self.page.as_slice()[at..at + len]);
-        }
-        let mut scratch = core::mem::take(&mut self.scratch);
-        scratch.clear();
-        let mut need = len;
-        while need > 0 {
-            if self.pos == self.fill && !self.load_frame()? {
-                self.scratch = scratch;
-                return Err(SpillError::UnexpectedEnd {
-                    path: self.file.path().to_path_buf(),
-                    requested: len,
-                });
-            }
-            let n = need.min(self.fill - self.pos);
-            scratch.extend_from_slice(&self.page.as_slice()[self.pos..self.pos + n]);
-            self.pos += n;
-            need -= n;
-        }
-        self.scratch = scratch;
-        Ok(&self.scratch)
-    }
-
-    #[inline]
-    fn is_at_end(&mut self) -> Result<bool, SpillError> {
-        if self.pos < self.fill {
-            return Ok(false);
-        }
-        self.is_at_end_slow()
-    }
-}
-
-impl SpillReader {
-    /// [`is_at_end`](ByteSource::is_at_end) once the page buffer is used
-    /// up: loads frames until one has bytes or the file ends.
-    #[inline(never)]
-    fn is_at_end_slow(&mut self) -> Result<bool, SpillError> {
-        while self.pos == self.fill {
-            if !self.load_frame()? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        SpillReader::open(self, reservation, read_ahead)
     }
 }
