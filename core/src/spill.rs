@@ -25,8 +25,15 @@
 //! page to a background I/O thread, which checksums and writes it while the
 //! caller fills the next one (double buffering, as a database's log writer
 //! or Flink's asynchronous block writer do), then hands the page back. The
-//! pages (2 to [`MAX_WRITE_BEHIND_PAGES`]) are all charged to the reservation; the file is the same
-//! as a synchronous writer's.
+//! pages (2 to [`MAX_WRITE_BEHIND_PAGES`]) are all charged to the
+//! reservation; the file is the same as a synchronous writer's.
+//!
+//! # Read-ahead
+//!
+//! Readers opened with [`SpillFile::reader_ahead`] share one [`ReadAhead`]
+//! thread, which reads and checks each reader's next frames into the
+//! reader's own pages while the caller works through the current one (a
+//! merge opens all its runs on one thread).
 
 use core::fmt;
 use std::fs::File;
@@ -40,9 +47,11 @@ use thiserror::Error;
 use crate::memory::{MemoryError, MemoryManager, MemoryReservation, Page};
 use crate::view::ByteSink;
 
+mod read_ahead;
 mod reader;
 mod write_behind;
 
+pub use read_ahead::ReadAhead;
 pub use reader::SpillReader;
 use write_behind::WriteBehind;
 
@@ -529,5 +538,40 @@ impl SpillFile {
         read_ahead: usize,
     ) -> Result<SpillReader, SpillError> {
         SpillReader::open(self, reservation, read_ahead)
+    }
+
+    /// Opens a reader whose frames `read_ahead`'s background thread reads
+    /// and checks ahead, `pages` (at least 1) frames ahead; the reader's page
+    /// and those are charged to `reservation`. Errors reach the caller as
+    /// from [`reader`](Self::reader), naming the file and the frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`reader`](Self::reader).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{ByteSource, MemoryManager, ReadAhead, SpillWriter};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let reservation = memory.reservation("merge");
+    /// let mut writer = SpillWriter::new_in(&reservation, dir.path())?;
+    /// writer.write_bytes(&[9u8; 10_000])?;
+    /// let file = writer.finish()?;
+    /// let read_ahead = ReadAhead::new()?;
+    /// let mut reader = file.reader_ahead(&reservation, &read_ahead, 2)?;
+    /// assert_eq!(reader.read_bytes(10_000)?, &[9u8; 10_000][..]);
+    /// assert!(reader.is_at_end()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reader_ahead(
+        &self,
+        reservation: &MemoryReservation,
+        read_ahead: &ReadAhead,
+        pages: usize,
+    ) -> Result<SpillReader, SpillError> {
+        SpillReader::open_ahead(self, reservation, read_ahead, pages)
     }
 }

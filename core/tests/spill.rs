@@ -294,3 +294,88 @@ fn write_behind_dropped_midway() {
     assert!(matches!(&err, SpillError::Io { path, .. } if path == &missing), "{err:?}");
     assert_eq!(memory.stats().in_use, 0);
 }
+
+/// Read-ahead: readers on one background thread, interleaved, see exactly
+/// the bytes written, with 1 to 3 frames in flight each, and hand every page
+/// back when done or dropped half-way.
+#[test]
+fn read_ahead_readers_share_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data: Vec<Vec<u8>> = [0, 1, 4095, 4096, 4097, 30_000].iter().map(|&n| stream(n)).collect();
+    let files: Vec<_> = data.iter().map(|d| write_file(&memory, d)).collect();
+    let read_ahead = segrec_core::ReadAhead::new().unwrap();
+    for pages in 1..=3 {
+        let r = memory.reservation("read-ahead");
+        let mut readers: Vec<_> =
+            files.iter().map(|f| f.reader_ahead(&r, &read_ahead, pages).unwrap()).collect();
+        // A page each, and one per frame asked for ahead (short files need
+        // fewer).
+        let charged: usize = files.iter().map(|f| 1 + pages.min(f.frames() as usize)).sum();
+        assert_eq!(r.held(), charged * 4096, "every page is charged");
+        let mut out = vec![Vec::new(); files.len()];
+        // Round robin, 700 bytes at a time, as a merge would.
+        let mut live = true;
+        while live {
+            live = false;
+            for (i, reader) in readers.iter_mut().enumerate() {
+                if !reader.is_at_end().unwrap() {
+                    let n = 700.min(data[i].len() - out[i].len());
+                    out[i].extend_from_slice(reader.read_bytes(n).unwrap());
+                    live = true;
+                }
+            }
+        }
+        assert_eq!(out, data);
+        drop(readers);
+        assert_eq!(r.held(), 0);
+    }
+    // Dropped after a few bytes, with frames in flight.
+    let r = memory.reservation("half-way");
+    let mut reader = files[5].reader_ahead(&r, &read_ahead, 3).unwrap();
+    reader.read_bytes(10).unwrap();
+    drop(reader);
+    assert_eq!(memory.stats().in_use, 0);
+    drop(files);
+    assert_eq!(files_in(dir.path()), 0);
+    assert!(memory.stats().peak <= memory.budget());
+}
+
+/// Damage found by the read-ahead thread reaches the reader as it does on
+/// the caller's thread: corrupt or truncated, naming the file and frame.
+#[test]
+fn read_ahead_reports_damage_with_file_and_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data = stream(20_000);
+    let file = write_file(&memory, &data);
+    let read_ahead = segrec_core::ReadAhead::new().unwrap();
+    let read = |pages: usize| -> Result<Vec<u8>, SpillError> {
+        let r = memory.reservation("read");
+        let mut reader = file.reader_ahead(&r, &read_ahead, pages)?;
+        let mut out = Vec::new();
+        while !reader.is_at_end()? {
+            out.extend_from_slice(reader.read_bytes(500.min(data.len() - out.len()))?);
+        }
+        Ok(out)
+    };
+    assert_eq!(read(2).unwrap(), data);
+    // A flipped payload byte in the third frame.
+    let offset = 16 + 2 * (16 + 4096) + 16 + 100;
+    damage(file.path(), offset, |b| b ^ 0x01);
+    match read(2).unwrap_err() {
+        SpillError::Corrupt { path, frame, .. } => {
+            assert_eq!(path, file.path());
+            assert_eq!(frame, 2);
+        }
+        other => panic!("expected a corrupt frame, got {other:?}"),
+    }
+    damage(file.path(), offset, |b| b ^ 0x01);
+    assert_eq!(read(1).unwrap(), data);
+    let full = file.file_len();
+    fs::OpenOptions::new().write(true).open(file.path()).unwrap().set_len(full - 10).unwrap();
+    assert!(matches!(read(3), Err(SpillError::Truncated { .. })));
+    fs::remove_file(file.path()).unwrap();
+    assert!(matches!(read(1), Err(SpillError::Io { .. })));
+    assert_eq!(memory.stats().in_use, 0);
+}

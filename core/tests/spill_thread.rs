@@ -8,13 +8,17 @@ use segrec_core::{MemoryManager, SpillWriter};
 
 /// Threads of this process named as the spill I/O thread.
 fn io_threads() -> usize {
+    threads_named("segrec-spill-io")
+}
+
+/// Threads of this process named `name`.
+fn threads_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|tasks| {
             tasks
                 .filter_map(Result::ok)
                 .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|name| name.trim_end() == "segrec-spill-io")
+                    std::fs::read_to_string(t.path().join("comm")).is_ok_and(|comm| comm.trim_end() == name)
                 })
                 .count()
         })
@@ -45,5 +49,28 @@ fn the_io_thread_ends_with_the_writer() {
     let file = w.finish().unwrap();
     assert_eq!(io_threads(), 0, "finish joins the thread");
     assert_eq!(file.bytes(), 100_000);
+    assert_eq!(memory.stats().in_use, 0);
+}
+
+#[test]
+fn the_read_ahead_thread_ends_with_its_last_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory =
+        MemoryManager::builder().budget(64 << 10).page_size(4096).spill_dir(dir.path()).build().unwrap();
+    let r = memory.reservation("read-ahead");
+    let mut w = SpillWriter::new(&r).unwrap();
+    w.write_bytes(&[3u8; 50_000]).unwrap();
+    let file = w.finish().unwrap();
+    let read_ahead = segrec_core::ReadAhead::new().unwrap();
+    let reader = file.reader_ahead(&r, &read_ahead, 2).unwrap();
+    let started = std::time::Instant::now();
+    while threads_named("segrec-read-ahe") == 0 && started.elapsed().as_secs() < 5 {
+        std::thread::yield_now();
+    }
+    assert_eq!(threads_named("segrec-read-ahe"), 1, "names are cut to 15 bytes");
+    drop(read_ahead);
+    assert_eq!(threads_named("segrec-read-ahe"), 1, "the reader keeps the thread");
+    drop(reader);
+    assert_eq!(threads_named("segrec-read-ahe"), 0, "the last reader joins it");
     assert_eq!(memory.stats().in_use, 0);
 }

@@ -4,7 +4,9 @@
 use core::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::path::Path;
 
+use super::read_ahead::{Client, ReadAhead};
 use super::{FILE_HEADER, FILE_MAGIC, FRAME_HEADER, FRAME_MAGIC, SpillError, SpillFile, io_error};
 use crate::memory::{MemoryReservation, Page};
 use crate::view::ByteSource;
@@ -21,10 +23,18 @@ impl Drop for GrownBytes {
     }
 }
 
+/// Where frames come from.
+enum Input {
+    /// Read on the caller's thread, through a buffer.
+    Direct(BufReader<File>),
+    /// Read ahead by a [`ReadAhead`] thread.
+    Ahead(Client),
+}
+
 /// Reads a spill file back, frame by frame, checking every frame.
 pub struct SpillReader {
     file: SpillFile,
-    input: BufReader<File>,
+    input: Input,
     _grown: GrownBytes,
     page: Page,
     fill: usize,
@@ -42,6 +52,34 @@ impl fmt::Debug for SpillReader {
     }
 }
 
+/// Opens `file` and checks its header; the handle is left past it.
+fn open_checked(file: &SpillFile) -> Result<File, SpillError> {
+    let path = file.path();
+    let mut input = File::open(path).map_err(io_error(path, None))?;
+    let mut header = [0u8; FILE_HEADER];
+    match input.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(SpillError::Truncated {
+                path: path.to_path_buf(),
+                frame: 0,
+                expected: file.inner.frames,
+            });
+        }
+        Err(e) => return Err(io_error(path, None)(e)),
+    }
+    if &header[..8] != FILE_MAGIC
+        || u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize != file.inner.page_size
+    {
+        return Err(SpillError::Corrupt {
+            path: path.to_path_buf(),
+            frame: 0,
+            reason: "file header does not match (magic or page size)".into(),
+        });
+    }
+    Ok(input)
+}
+
 impl SpillReader {
     /// Opens `file` with one page buffer and `read_ahead` more pages of
     /// buffered read-ahead, all charged to `reservation` (see
@@ -55,40 +93,43 @@ impl SpillReader {
         let buffer = read_ahead * (file.inner.page_size + FRAME_HEADER);
         reservation.try_grow(buffer)?;
         let grown = GrownBytes { reservation: reservation.clone(), bytes: buffer };
-        let path = file.path();
-        let mut input = File::open(path).map_err(io_error(path, None))?;
-        let mut header = [0u8; FILE_HEADER];
-        match input.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(SpillError::Truncated {
-                    path: path.to_path_buf(),
-                    frame: 0,
-                    expected: file.inner.frames,
-                });
-            }
-            Err(e) => return Err(io_error(path, None)(e)),
-        }
-        if &header[..8] != FILE_MAGIC
-            || u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize
-                != file.inner.page_size
-        {
-            return Err(SpillError::Corrupt {
-                path: path.to_path_buf(),
-                frame: 0,
-                reason: "file header does not match (magic or page size)".into(),
-            });
-        }
-        Ok(SpillReader {
+        let input = open_checked(file)?;
+        Ok(Self::with_input(
+            file,
+            Input::Direct(BufReader::with_capacity(buffer.max(FRAME_HEADER), input)),
+            grown,
+            page,
+        ))
+    }
+
+    /// Opens `file` with one page buffer and `pages` more in flight on the
+    /// `read_ahead` thread, all charged to `reservation` (see
+    /// [`SpillFile::reader_ahead`]).
+    pub(super) fn open_ahead(
+        file: &SpillFile,
+        reservation: &MemoryReservation,
+        read_ahead: &ReadAhead,
+        pages: usize,
+    ) -> Result<Self, SpillError> {
+        let page = reservation.allocate_page()?;
+        let ahead = reservation.allocate_pages(pages.max(1))?;
+        let grown = GrownBytes { reservation: reservation.clone(), bytes: 0 };
+        let input = open_checked(file)?;
+        let client = read_ahead.open(input, file.path().to_path_buf(), file.frames(), ahead);
+        Ok(Self::with_input(file, Input::Ahead(client), grown, page))
+    }
+
+    fn with_input(file: &SpillFile, input: Input, grown: GrownBytes, page: Page) -> Self {
+        SpillReader {
             file: SpillFile::clone(file),
-            input: BufReader::with_capacity(buffer.max(FRAME_HEADER), input),
+            input,
             _grown: grown,
             page,
             fill: 0,
             pos: 0,
             frames_read: 0,
             scratch: Vec::new(),
-        })
+        }
     }
 
     /// The file being read.
@@ -105,35 +146,10 @@ impl SpillReader {
             return Ok(false);
         }
         let path = self.file.path();
-        let truncated = || SpillError::Truncated { path: path.to_path_buf(), frame, expected };
-        let corrupt = |reason: String| SpillError::Corrupt { path: path.to_path_buf(), frame, reason };
-        let mut header = [0u8; FRAME_HEADER];
-        read_full(&mut self.input, &mut header)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        if word(0) != FRAME_MAGIC {
-            return Err(corrupt("frame magic does not match".into()));
-        }
-        let len = word(8) as usize;
-        if len > self.page.size() {
-            return Err(corrupt(format!("frame length {len} exceeds the page size {}", self.page.size())));
-        }
-        let payload = &mut self.page.as_mut_slice()[..len];
-        read_full(&mut self.input, payload)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&header[..12]);
-        crc.update(payload);
-        if crc.finalize() != word(12) {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        if u64::from(word(4)) != frame {
-            return Err(corrupt(format!("frame index {} where {frame} was expected", word(4))));
-        }
+        let len = match &mut self.input {
+            Input::Direct(input) => read_frame(input, &mut self.page, path, frame, expected)?,
+            Input::Ahead(client) => client.next(&mut self.page, path)?,
+        };
         self.fill = len;
         self.pos = 0;
         self.frames_read += 1;
@@ -153,6 +169,44 @@ impl SpillReader {
         self.pos = self.fill;
         Ok(Some(&self.page.as_slice()[..self.fill]))
     }
+}
+
+/// Reads frame `frame` (of `expected`) from `input` into `page` and checks
+/// it; returns its payload length.
+pub(super) fn read_frame(
+    input: &mut impl Read,
+    page: &mut Page,
+    path: &Path,
+    frame: u64,
+    expected: u64,
+) -> Result<usize, SpillError> {
+    let truncated = || SpillError::Truncated { path: path.to_path_buf(), frame, expected };
+    let corrupt = |reason: String| SpillError::Corrupt { path: path.to_path_buf(), frame, reason };
+    let mut header = [0u8; FRAME_HEADER];
+    read_full(input, &mut header)
+        .map_err(io_error(path, Some(frame)))?
+        .then_some(())
+        .ok_or_else(truncated)?;
+    let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    if word(0) != FRAME_MAGIC {
+        return Err(corrupt("frame magic does not match".into()));
+    }
+    let len = word(8) as usize;
+    if len > page.size() {
+        return Err(corrupt(format!("frame length {len} exceeds the page size {}", page.size())));
+    }
+    let payload = &mut page.as_mut_slice()[..len];
+    read_full(input, payload).map_err(io_error(path, Some(frame)))?.then_some(()).ok_or_else(truncated)?;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header[..12]);
+    crc.update(payload);
+    if crc.finalize() != word(12) {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    if u64::from(word(4)) != frame {
+        return Err(corrupt(format!("frame index {} where {frame} was expected", word(4))));
+    }
+    Ok(len)
 }
 
 /// `read_exact` that reports a clean or partial end of file as `Ok(false)`.

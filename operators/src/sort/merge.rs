@@ -12,7 +12,7 @@
 use core::cmp::Ordering;
 use std::path::Path;
 
-use segrec_core::{MemoryReservation, SegmentRecord, SpillFile};
+use segrec_core::{MemoryReservation, ReadAhead, SegmentRecord, SpillFile};
 
 use super::SortError;
 use super::keys::KeyCodec;
@@ -65,9 +65,12 @@ impl<T: SegmentRecord> Merger<T> {
         prefix_len: usize,
     ) -> Result<Self, SortError> {
         let mut keys = KeyCodec::new(prefix_len);
+        // One thread reads every run's pages ahead (the same pages the
+        // readers would buffer); without one, each reader reads its own.
+        let thread = if read_ahead > 0 && runs.len() > 1 { ReadAhead::new().ok() } else { None };
         let cursors = runs
             .iter()
-            .map(|f| RunCursor::open(f, reservation, read_ahead, &mut keys))
+            .map(|f| RunCursor::open(f, reservation, read_ahead, thread.as_ref(), &mut keys))
             .collect::<Result<Vec<_>, _>>()?;
         let k = cursors.len();
         let mut merger = Self { tree: vec![DONE; k.max(1)], cursors, keys, pending: false };

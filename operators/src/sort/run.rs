@@ -6,7 +6,7 @@ use std::path::Path;
 
 use segrec_core::frame::{self, WriteError};
 use segrec_core::{
-    ByteSink, MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter,
+    ByteSink, MemoryReservation, ReadAhead, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter,
 };
 
 use super::Buffer;
@@ -108,14 +108,19 @@ pub(crate) struct RunCursor<T> {
 }
 
 impl<T: SegmentRecord> RunCursor<T> {
-    /// Opens `file` and reads its first record.
+    /// Opens `file` and reads its first record; with a `thread`, its
+    /// `read_ahead` pages are read ahead there instead of on this thread.
     pub(crate) fn open(
         file: &SpillFile,
         reservation: &MemoryReservation,
         read_ahead: usize,
+        thread: Option<&ReadAhead>,
         keys: &mut KeyCodec<T>,
     ) -> Result<Self, SortError> {
-        let reader = file.reader(reservation, read_ahead)?;
+        let reader = match thread {
+            Some(thread) if read_ahead > 0 => file.reader_ahead(reservation, thread, read_ahead)?,
+            _ => file.reader(reservation, read_ahead)?,
+        };
         let mut cursor = Self {
             reader,
             head: Vec::new(),
