@@ -344,6 +344,11 @@ impl SpillWriter {
         &self.path
     }
 
+    /// Where the next frame starts in the file.
+    fn offset(&self) -> u64 {
+        FILE_HEADER as u64 + self.frames * FRAME_HEADER as u64 + self.bytes
+    }
+
     /// Bytes of payload written so far.
     #[must_use]
     pub fn bytes_written(&self) -> u64 {
@@ -357,11 +362,12 @@ impl SpillWriter {
         if self.fill == 0 {
             return Ok(());
         }
+        let at = self.offset();
         match &mut self.output {
             Output::Direct(file) => {
                 write_frame(file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
             }
-            Output::Behind(behind) => behind.hand_off(&mut self.staging, self.fill, self.frames)?,
+            Output::Behind(behind) => behind.hand_off(&mut self.staging, self.fill, self.frames, at)?,
         }
         self.frames += 1;
         self.bytes += self.fill as u64;
@@ -386,12 +392,13 @@ impl SpillWriter {
             });
         }
         self.flush_staging()?;
+        let at = self.offset();
         match &mut self.output {
             Output::Direct(file) => write_frame(file, &self.path, self.frames, payload)?,
             Output::Behind(behind) => {
                 // Through the staging page, which is empty now.
                 self.staging.as_mut_slice()[..payload.len()].copy_from_slice(payload);
-                behind.hand_off(&mut self.staging, payload.len(), self.frames)?;
+                behind.hand_off(&mut self.staging, payload.len(), self.frames, at)?;
             }
         }
         self.frames += 1;

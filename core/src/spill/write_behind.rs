@@ -16,15 +16,15 @@
 //! file is removed.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use super::{MAX_BATCH, SpillError, write_frames};
+use super::{FILE_HEADER, FRAME_HEADER, MAX_BATCH, SpillError, frame_header, write_frames};
 use crate::memory::Page;
 
 /// One full page on its way to the file.
@@ -32,6 +32,8 @@ struct Job {
     page: Page,
     len: usize,
     frame: u64,
+    /// Where the frame starts in the file.
+    offset: u64,
 }
 
 /// The writer's end of a background I/O thread.
@@ -46,6 +48,8 @@ pub(super) struct WriteBehind {
     cancel: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<File, SpillError>>>,
     path: PathBuf,
+    /// The caller's own handle, for frames it writes itself.
+    file: File,
 }
 
 impl WriteBehind {
@@ -73,43 +77,84 @@ impl WriteBehind {
             .spawn(move || io_loop(theirs, &thread_path, &job_rx, &free_tx, &thread_cancel));
         match spawned {
             Ok(handle) => {
-                drop(file);
-                Ok(Self { jobs: Some(jobs), free, spare, cancel, thread: Some(handle), path })
+                Ok(Self { jobs: Some(jobs), free, spare, cancel, thread: Some(handle), path, file })
             }
             Err(e) => Err((file, spare, e)),
         }
     }
 
     /// Hands the first `len` bytes of `staging` to the thread as frame
-    /// `frame` and puts an empty page in its place, waiting for one to come
-    /// back when none is on hand.
+    /// `frame` (at `offset` in the file) and puts an empty page in its
+    /// place. When every page is still queued, the caller writes the frame
+    /// itself (at its offset) and keeps the page: on a busy machine the
+    /// thread may have no core to run on, and waking it for each page would
+    /// cost more than the write.
     ///
     /// # Errors
     ///
-    /// The thread's error when it has stopped; `staging` is then unchanged.
-    pub(super) fn hand_off(&mut self, staging: &mut Page, len: usize, frame: u64) -> Result<(), SpillError> {
+    /// The thread's error when it has stopped, or the caller's own write's.
+    pub(super) fn hand_off(
+        &mut self,
+        staging: &mut Page,
+        len: usize,
+        frame: u64,
+        offset: u64,
+    ) -> Result<(), SpillError> {
         if self.jobs.is_none() {
             return Err(self.stop());
         }
         let next = match self.spare.pop() {
             Some(page) => page,
-            None => match self.free.recv() {
+            None => match self.free.try_recv() {
                 Ok(page) => page,
+                Err(TryRecvError::Empty) => return self.write_here(staging, len, frame, offset),
                 // The thread dropped its end: it stopped on an error.
-                Err(_) => return Err(self.stop()),
+                Err(TryRecvError::Disconnected) => return Err(self.stop()),
             },
         };
         let page = core::mem::replace(staging, next);
         let Some(jobs) = &self.jobs else {
             return Err(self.stop());
         };
-        if let Err(crossbeam_channel::SendError(job)) = jobs.send(Job { page, len, frame }) {
+        if let Err(crossbeam_channel::SendError(job)) = jobs.send(Job { page, len, frame, offset }) {
             // Put the unsent page back where it was; the thread is gone.
             let next = core::mem::replace(staging, job.page);
             self.spare.push(next);
             return Err(self.stop());
         }
         Ok(())
+    }
+
+    /// Writes a frame on the caller's thread, at its place in the file (the
+    /// thread's writes elsewhere do not move it).
+    #[cfg(unix)]
+    fn write_here(&mut self, staging: &Page, len: usize, frame: u64, offset: u64) -> Result<(), SpillError> {
+        use std::os::unix::fs::FileExt;
+
+        let payload = &staging.as_slice()[..len];
+        let header = frame_header(&self.path, frame, payload)?;
+        self.file
+            .write_all_at(&header, offset)
+            .and_then(|()| self.file.write_all_at(payload, offset + FRAME_HEADER as u64))
+            .map_err(|source| SpillError::Io { path: self.path.clone(), frame: Some(frame), source })
+    }
+
+    /// Without positioned writes, waits for the thread to return a page.
+    #[cfg(not(unix))]
+    fn write_here(
+        &mut self,
+        staging: &mut Page,
+        len: usize,
+        frame: u64,
+        offset: u64,
+    ) -> Result<(), SpillError> {
+        match self.free.recv() {
+            Ok(page) => {
+                self.spare.push(page);
+                self.hand_off(staging, len, frame, offset)
+            }
+            Err(_) => Err(self.stop()),
+        }
     }
 
     /// Waits for every handed-off page to be written and returns the file.
@@ -166,7 +211,8 @@ impl Drop for WriteBehind {
 }
 
 /// The thread: writes the pages handed over, in order, gathering what is
-/// queued into one system call, and hands them back.
+/// queued and contiguous in the file into one system call, and hands them
+/// back.
 fn io_loop(
     mut file: File,
     path: &std::path::Path,
@@ -175,20 +221,47 @@ fn io_loop(
     cancel: &AtomicBool,
 ) -> Result<File, SpillError> {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(job) = jobs.recv() {
-        batch.push(job);
+    // Past the file header, where the creator left the handle.
+    let mut position = FILE_HEADER as u64;
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return Ok(file),
+            },
+        };
+        let mut end = first.offset + (FRAME_HEADER + first.len) as u64;
+        batch.push(first);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                // The caller wrote the frames between: a batch of its own.
+                Ok(job) if job.offset != end => {
+                    held = Some(job);
+                    break;
+                }
+                Ok(job) => {
+                    end += (FRAME_HEADER + job.len) as u64;
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
         if !cancel.load(Ordering::Relaxed) {
+            if batch[0].offset != position {
+                file.seek(SeekFrom::Start(batch[0].offset)).map_err(|source| SpillError::Io {
+                    path: path.to_path_buf(),
+                    frame: Some(batch[0].frame),
+                    source,
+                })?;
+            }
             let mut payloads: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
             for (p, job) in payloads.iter_mut().zip(&batch) {
                 *p = &job.page.as_slice()[..job.len];
             }
             write_frames(&mut file, path, batch[0].frame, &payloads[..batch.len()])?;
+            position = end;
         }
         for job in batch.drain(..) {
             // The writer may be gone (dropped): the page then returns to
@@ -196,7 +269,6 @@ fn io_loop(
             let _ = free.try_send(job.page);
         }
     }
-    Ok(file)
 }
 
 #[cfg(test)]
@@ -218,22 +290,10 @@ mod tests {
             SpillWriter::create(&reservation, dir.path(), 3, |_, path| File::open(path)).expect("writer");
         assert!(writer.is_write_behind());
         let path = writer.path().to_path_buf();
-        // Enough pages that a hand-off after the failure has to wait for a
-        // page the thread never returns; the error shows there or at finish.
-        let mut failed = None;
-        for _ in 0..64 {
-            if let Err(e) = writer.write_bytes(&[5u8; 1000]) {
-                failed = Some(e);
-                break;
-            }
-        }
-        let err = match failed {
-            Some(e) => {
-                drop(writer);
-                e
-            }
-            None => writer.finish().expect_err("the file is read-only"),
-        };
+        // Two frames, each on a page on hand: both go to the thread, which
+        // fails on the first; `finish` reports it.
+        writer.write_bytes(&[5u8; 6000]).expect("staged, the thread fails later");
+        let err = writer.finish().expect_err("the file is read-only");
         match err {
             SpillError::Io { path: p, frame, .. } => {
                 assert_eq!(p, path);
@@ -245,7 +305,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "the file is removed");
     }
 
-    /// A later call after the failure keeps failing instead of writing.
+    /// A later call after a failure keeps failing instead of writing.
     #[test]
     fn a_writer_stays_failed_after_a_background_error() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -253,8 +313,10 @@ mod tests {
         let reservation = memory.reservation("run");
         let mut writer =
             SpillWriter::create(&reservation, dir.path(), 2, |_, path| File::open(path)).expect("writer");
+        // The thread's error, or the caller's own when it writes a frame
+        // itself while the thread holds every page: either names a frame.
         let first = (0..64).find_map(|_| writer.write_bytes(&[1u8; 4096]).err());
-        assert!(matches!(first, Some(SpillError::Io { frame: Some(0), .. })), "{first:?}");
+        assert!(matches!(first, Some(SpillError::Io { frame: Some(_), .. })), "{first:?}");
         let again = writer.write_bytes(&[1u8; 4096]).and_then(|()| writer.write_bytes(&[1u8; 4096]));
         assert!(matches!(again, Err(SpillError::Io { .. })), "{again:?}");
         assert!(writer.finish().is_err());
