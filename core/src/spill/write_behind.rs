@@ -3,11 +3,15 @@
 //! caller fills the next page, and come back for reuse.
 //!
 //! The pages circulate between two channels: `jobs` carries full pages (with
-//! their frame index and length) to the thread, `free` carries written pages
-//! back. The writer owns its staging page plus the free pages; nothing else
-//! is allocated, so the pages charged when the writer was created bound its
-//! memory. Frames are written in the order they were handed over, so the
-//! file is byte for byte what a synchronous writer produces.
+//! their frame index, length and offset in the file) to the thread, `free`
+//! carries written pages back. The writer owns its staging page plus the
+//! free pages; nothing else is allocated, so the pages charged when the
+//! writer was created bound its memory. When no page is free (the thread is
+//! behind, or has no core on a busy machine), the writer writes the full
+//! page itself at its offset (a positioned write) rather than wait; the
+//! thread seeks past such frames. Every frame lands at the offset it would
+//! have in a synchronous writer's file, so the file is byte for byte the
+//! same.
 //!
 //! The thread stops at the first failed write and returns the error; the
 //! writer sees it at its next hand-off (the thread no longer takes or
