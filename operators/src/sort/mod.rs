@@ -265,8 +265,10 @@ impl<T: SegmentRecord> Sorter<T> {
     /// Sorts the buffer and writes it as the next run.
     fn spill(&mut self) -> Result<(), SortError> {
         self.buffer.sort();
-        // The spill writer takes its pages from the held-back ones.
-        let pages = self.spare.len();
+        // The spill writer takes its pages from the held-back ones (and
+        // tries for the rest when fewer could be held back).
+        let budget = self.reservation.limit().min(self.reservation.manager().budget());
+        let pages = run_writer_pages(budget, self.reservation.page_size());
         self.spare.clear();
         let run = run::write_run(&self.buffer, &self.reservation, &self.spill_dir, pages);
         // The writer's pages are back in the pool either way: hold them again.
