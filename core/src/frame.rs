@@ -132,6 +132,7 @@ impl<S> From<S> for FrameFill<S> {
 ///
 /// The source's error when the stream ends inside a record or the medium
 /// fails.
+#[inline]
 pub fn read_record<T: SegmentRecord, S: ByteSource>(source: &mut S) -> Result<Option<&[u8]>, S::Error> {
     if source.is_at_end()? {
         return Ok(None);

@@ -28,5 +28,5 @@ pub use record::{
     SegmentEnum, SegmentRecord,
 };
 pub use segment::{MemorySegment, SegmentError};
-pub use spill::{SpillError, SpillFile, SpillReader, SpillWriter};
+pub use spill::{ReadAhead, SpillError, SpillFile, SpillReader, SpillWriter};
 pub use view::{ByteSink, ByteSource, PagedReader, PagedWriter, RecordPointer, ViewError};

@@ -18,10 +18,26 @@
 //! Files live in the manager's spill directory under a `segrec-` prefix and
 //! are removed when the last owner ([`SpillWriter`] before `finish`,
 //! [`SpillFile`] and its readers after) drops, on error paths too.
+//!
+//! # Write-behind
+//!
+//! A writer made by [`SpillWriter::write_behind_in`] hands each full staging
+//! page to a background I/O thread, which checksums and writes it while the
+//! caller fills the next one (double buffering, as a database's log writer
+//! or Flink's asynchronous block writer do), then hands the page back. The
+//! pages (2 to [`MAX_WRITE_BEHIND_PAGES`]) are all charged to the
+//! reservation; the file is the same as a synchronous writer's.
+//!
+//! # Read-ahead
+//!
+//! Readers opened with [`SpillFile::reader_ahead`] share one [`ReadAhead`]
+//! thread, which reads and checks each reader's next frames into the
+//! reader's own pages while the caller works through the current one (a
+//! merge opens all its runs on one thread).
 
 use core::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,12 +45,23 @@ use tempfile::TempPath;
 use thiserror::Error;
 
 use crate::memory::{MemoryError, MemoryManager, MemoryReservation, Page};
-use crate::view::{ByteSink, ByteSource};
+use crate::view::ByteSink;
+
+mod read_ahead;
+mod reader;
+mod write_behind;
+
+pub use read_ahead::ReadAhead;
+pub use reader::SpillReader;
+use write_behind::WriteBehind;
 
 const FILE_MAGIC: &[u8; 8] = b"SEGRSPL1";
 const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"SGPG");
 const FILE_HEADER: usize = 16;
 const FRAME_HEADER: usize = 16;
+
+/// The most pages a write-behind writer circulates.
+pub const MAX_WRITE_BEHIND_PAGES: usize = 64;
 
 /// A spill file could not be written or read back intact.
 #[derive(Debug, Error)]
@@ -88,7 +115,8 @@ fn io_error(path: &Path, frame: Option<u64>) -> impl FnOnce(io::Error) -> SpillE
     move |source| SpillError::Io { path: path.to_path_buf(), frame, source }
 }
 
-fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Result<(), SpillError> {
+/// The header of frame `frame` holding `payload`, checksum included.
+fn frame_header(path: &Path, frame: u64, payload: &[u8]) -> Result<[u8; FRAME_HEADER], SpillError> {
     let index = u32::try_from(frame).map_err(|_| SpillError::Io {
         path: path.to_path_buf(),
         frame: Some(frame),
@@ -102,13 +130,86 @@ fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Resu
     crc.update(&header[..12]);
     crc.update(payload);
     header[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
-    file.write_all(&header).and_then(|()| file.write_all(payload)).map_err(io_error(path, Some(frame)))
+    Ok(header)
+}
+
+fn write_frame(file: &mut File, path: &Path, frame: u64, payload: &[u8]) -> Result<(), SpillError> {
+    write_frames(file, path, frame, &[payload])
+}
+
+/// The most frames [`write_frames`] takes at once.
+const MAX_BATCH: usize = 8;
+
+/// Writes `payloads` (at most [`MAX_BATCH`]) as consecutive frames from
+/// index `first`, headers and payloads gathered into as few system calls as
+/// the OS takes (one, usually).
+fn write_frames(file: &mut File, path: &Path, first: u64, payloads: &[&[u8]]) -> Result<(), SpillError> {
+    debug_assert!(payloads.len() <= MAX_BATCH);
+    let mut headers = [[0u8; FRAME_HEADER]; MAX_BATCH];
+    for (i, (header, payload)) in headers.iter_mut().zip(payloads).enumerate() {
+        *header = frame_header(path, first + i as u64, payload)?;
+    }
+    let mut slices = [IoSlice::new(&[]); 2 * MAX_BATCH];
+    for (i, (header, payload)) in headers.iter().zip(payloads).enumerate() {
+        slices[2 * i] = IoSlice::new(header);
+        slices[2 * i + 1] = IoSlice::new(payload);
+    }
+    let mut pending = &mut slices[..2 * payloads.len()];
+    let mut written = 0usize;
+    while !pending.is_empty() {
+        match file.write_vectored(pending) {
+            Ok(0) => {
+                let source = io::Error::new(io::ErrorKind::WriteZero, "failed to write whole frames");
+                return Err(io_at(path, first, payloads, written)(source));
+            }
+            Ok(n) => {
+                written += n;
+                IoSlice::advance_slices(&mut pending, n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_at(path, first, payloads, written)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// An I/O error naming the frame that `written` bytes into a batch of
+/// frames from `first` stopped in.
+fn io_at<'a>(
+    path: &'a Path,
+    first: u64,
+    payloads: &[&[u8]],
+    written: usize,
+) -> impl FnOnce(io::Error) -> SpillError + 'a {
+    let mut end = 0;
+    let done = payloads
+        .iter()
+        .take_while(|p| {
+            end += FRAME_HEADER + p.len();
+            end <= written
+        })
+        .count();
+    io_error(path, Some(first + done as u64))
+}
+
+/// Where sealed pages go.
+enum Output {
+    /// Written on the caller's thread.
+    Direct(File),
+    /// Handed to a background I/O thread.
+    Behind(WriteBehind),
 }
 
 /// Writes a byte stream (or whole pages) into a new spill file.
+///
+/// [`new`](Self::new) and [`new_in`](Self::new_in) write each page as it
+/// fills, on the caller's thread; [`write_behind_in`](Self::write_behind_in)
+/// writes them on a background thread (see the [module docs](self)).
 pub struct SpillWriter {
     manager: MemoryManager,
-    file: File,
+    /// Before `path`: a write-behind thread is joined before the file is
+    /// removed.
+    output: Output,
     path: TempPath,
     staging: Page,
     fill: usize,
@@ -123,6 +224,7 @@ impl fmt::Debug for SpillWriter {
             .field("path", &self.path.to_path_buf())
             .field("frames", &self.frames)
             .field("bytes", &self.bytes)
+            .field("write_behind", &self.is_write_behind())
             .finish()
     }
 }
@@ -146,6 +248,62 @@ impl SpillWriter {
     ///
     /// As [`new`](Self::new).
     pub fn new_in(reservation: &MemoryReservation, dir: &Path) -> Result<Self, SpillError> {
+        Self::create(reservation, dir, 1, |file, _| Ok(file))
+    }
+
+    /// Creates a spill file in `dir` whose full pages are written by a
+    /// background I/O thread while the caller fills the next one.
+    ///
+    /// `pages` (clamped to 2..=[`MAX_WRITE_BEHIND_PAGES`]) are taken from
+    /// `reservation`: one staging page and the rest in flight. Two or three
+    /// overlap filling with writing page by page; more let the thread write
+    /// a stream's tail while the caller goes on to other work. When the
+    /// reservation refuses every page past the first, or no thread can be
+    /// started, the writer writes synchronously as [`new_in`](Self::new_in)
+    /// does ([`is_write_behind`](Self::is_write_behind) tells). A failed
+    /// background write surfaces as [`SpillError::Io`], naming the file and
+    /// the frame, from the call that hands over the next page or from
+    /// [`finish`](Self::finish).
+    ///
+    /// One thread per writer: meant for one long sequential stream (a sort
+    /// run), not for the many partitions a hash join keeps open.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{MemoryManager, SpillWriter};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let reservation = memory.reservation("run");
+    /// let mut writer = SpillWriter::write_behind_in(&reservation, dir.path(), 3)?;
+    /// assert!(writer.is_write_behind());
+    /// writer.write_bytes(&[7u8; 10_000])?;
+    /// let file = writer.finish()?;
+    /// assert_eq!((file.bytes(), file.frames()), (10_000, 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_behind_in(
+        reservation: &MemoryReservation,
+        dir: &Path,
+        pages: usize,
+    ) -> Result<Self, SpillError> {
+        Self::create(reservation, dir, pages.clamp(2, MAX_WRITE_BEHIND_PAGES), |file, _| Ok(file))
+    }
+
+    /// Creates the file with `pages` staging pages (write-behind from two);
+    /// `reopen` may swap the file handle after the header is written (tests
+    /// use it to make writes fail).
+    fn create(
+        reservation: &MemoryReservation,
+        dir: &Path,
+        pages: usize,
+        reopen: impl FnOnce(File, &Path) -> io::Result<File>,
+    ) -> Result<Self, SpillError> {
         let staging = reservation.allocate_page()?;
         let manager = reservation.manager();
         let named = tempfile::Builder::new()
@@ -158,8 +316,26 @@ impl SpillWriter {
         header[..8].copy_from_slice(FILE_MAGIC);
         header[8..12].copy_from_slice(&(staging.size() as u32).to_le_bytes());
         file.write_all(&header).map_err(io_error(&path, None))?;
+        let file = reopen(file, &path).map_err(io_error(&path, None))?;
         manager.note_spill_file();
-        Ok(Self { manager, file, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
+        // Past the staging page, whatever the budget grants.
+        let spare: Vec<Page> = (1..pages).map_while(|_| reservation.allocate_page().ok()).collect();
+        let output = if spare.is_empty() {
+            Output::Direct(file)
+        } else {
+            match WriteBehind::start(file, path.to_path_buf(), spare) {
+                Ok(behind) => Output::Behind(behind),
+                // No thread: write on this one (the pages go back).
+                Err((file, _pages, _)) => Output::Direct(file),
+            }
+        };
+        Ok(Self { manager, output, path, staging, fill: 0, frames: 0, bytes: 0, scratch: Vec::new() })
+    }
+
+    /// Whether full pages are written by a background thread.
+    #[must_use]
+    pub fn is_write_behind(&self) -> bool {
+        matches!(self.output, Output::Behind(_))
     }
 
     /// The file's path.
@@ -168,17 +344,31 @@ impl SpillWriter {
         &self.path
     }
 
+    /// Where the next frame starts in the file.
+    fn offset(&self) -> u64 {
+        FILE_HEADER as u64 + self.frames * FRAME_HEADER as u64 + self.bytes
+    }
+
     /// Bytes of payload written so far.
     #[must_use]
     pub fn bytes_written(&self) -> u64 {
         self.bytes + self.fill as u64
     }
 
+    /// Seals the staging page as the next frame (once per page: out of the
+    /// record loops' way).
+    #[inline(never)]
     fn flush_staging(&mut self) -> Result<(), SpillError> {
         if self.fill == 0 {
             return Ok(());
         }
-        write_frame(&mut self.file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
+        let at = self.offset();
+        match &mut self.output {
+            Output::Direct(file) => {
+                write_frame(file, &self.path, self.frames, &self.staging.as_slice()[..self.fill])?;
+            }
+            Output::Behind(behind) => behind.hand_off(&mut self.staging, self.fill, self.frames, at)?,
+        }
         self.frames += 1;
         self.bytes += self.fill as u64;
         self.manager.note_spilled_bytes(self.fill as u64);
@@ -202,7 +392,15 @@ impl SpillWriter {
             });
         }
         self.flush_staging()?;
-        write_frame(&mut self.file, &self.path, self.frames, payload)?;
+        let at = self.offset();
+        match &mut self.output {
+            Output::Direct(file) => write_frame(file, &self.path, self.frames, payload)?,
+            Output::Behind(behind) => {
+                // Through the staging page, which is empty now.
+                self.staging.as_mut_slice()[..payload.len()].copy_from_slice(payload);
+                behind.hand_off(&mut self.staging, payload.len(), self.frames, at)?;
+            }
+        }
         self.frames += 1;
         self.bytes += payload.len() as u64;
         self.manager.note_spilled_bytes(payload.len() as u64);
@@ -236,7 +434,11 @@ impl SpillWriter {
     /// removed then.
     pub fn finish(mut self) -> Result<SpillFile, SpillError> {
         self.flush_staging()?;
-        self.file.flush().map_err(io_error(&self.path, None))?;
+        let mut file = match self.output {
+            Output::Direct(file) => file,
+            Output::Behind(behind) => behind.finish()?,
+        };
+        file.flush().map_err(io_error(&self.path, None))?;
         Ok(SpillFile {
             inner: Arc::new(SpillFileInner {
                 path: self.path,
@@ -251,19 +453,24 @@ impl SpillWriter {
 impl ByteSink for SpillWriter {
     type Error = SpillError;
 
+    #[inline]
     fn write_with<E: From<SpillError>>(
         &mut self,
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let size = self.staging.size();
-        if len <= size {
-            if len > size - self.fill {
-                self.flush_staging()?;
-            }
-            let at = self.fill;
+        // The common case, kept small enough to inline into record loops:
+        // the bytes fit the staging page.
+        let at = self.fill;
+        if len <= self.staging.size() - at {
             fill(&mut self.staging.as_mut_slice()[at..at + len])?;
             self.fill += len;
+            return Ok(());
+        }
+        if len <= self.staging.size() {
+            self.flush_staging()?;
+            fill(&mut self.staging.as_mut_slice()[..len])?;
+            self.fill = len;
             return Ok(());
         }
         let mut scratch = core::mem::take(&mut self.scratch);
@@ -337,197 +544,41 @@ impl SpillFile {
         reservation: &MemoryReservation,
         read_ahead: usize,
     ) -> Result<SpillReader, SpillError> {
-        let page = reservation.allocate_page()?;
-        let buffer = read_ahead * (self.inner.page_size + FRAME_HEADER);
-        reservation.try_grow(buffer)?;
-        let grown = GrownBytes { reservation: reservation.clone(), bytes: buffer };
-        let path = self.path();
-        let mut file = File::open(path).map_err(io_error(path, None))?;
-        let mut header = [0u8; FILE_HEADER];
-        match file.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(SpillError::Truncated {
-                    path: path.to_path_buf(),
-                    frame: 0,
-                    expected: self.inner.frames,
-                });
-            }
-            Err(e) => return Err(io_error(path, None)(e)),
-        }
-        if &header[..8] != FILE_MAGIC
-            || u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize
-                != self.inner.page_size
-        {
-            return Err(SpillError::Corrupt {
-                path: path.to_path_buf(),
-                frame: 0,
-                reason: "file header does not match (magic or page size)".into(),
-            });
-        }
-        Ok(SpillReader {
-            file: SpillFile::clone(self),
-            input: BufReader::with_capacity(buffer.max(FRAME_HEADER), file),
-            _grown: grown,
-            page,
-            fill: 0,
-            pos: 0,
-            frames_read: 0,
-            scratch: Vec::new(),
-        })
-    }
-}
-
-/// Bytes grown on a reservation for as long as this lives.
-struct GrownBytes {
-    reservation: MemoryReservation,
-    bytes: usize,
-}
-
-impl Drop for GrownBytes {
-    fn drop(&mut self) {
-        self.reservation.shrink(self.bytes);
-    }
-}
-
-/// Reads a spill file back, frame by frame, checking every frame.
-pub struct SpillReader {
-    file: SpillFile,
-    input: BufReader<File>,
-    _grown: GrownBytes,
-    page: Page,
-    fill: usize,
-    pos: usize,
-    frames_read: u64,
-    scratch: Vec<u8>,
-}
-
-impl fmt::Debug for SpillReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpillReader")
-            .field("path", &self.file.path())
-            .field("frames_read", &self.frames_read)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SpillReader {
-    /// The file being read.
-    #[must_use]
-    pub fn file(&self) -> &SpillFile {
-        &self.file
+        SpillReader::open(self, reservation, read_ahead)
     }
 
-    /// Loads the next frame into the page buffer; `false` after the last.
-    fn load_frame(&mut self) -> Result<bool, SpillError> {
-        let expected = self.file.frames();
-        let frame = self.frames_read;
-        if frame == expected {
-            return Ok(false);
-        }
-        let path = self.file.path();
-        let truncated = || SpillError::Truncated { path: path.to_path_buf(), frame, expected };
-        let corrupt = |reason: String| SpillError::Corrupt { path: path.to_path_buf(), frame, reason };
-        let mut header = [0u8; FRAME_HEADER];
-        read_full(&mut self.input, &mut header)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        if word(0) != FRAME_MAGIC {
-            return Err(corrupt("frame magic does not match".into()));
-        }
-        let len = word(8) as usize;
-        if len > self.page.size() {
-            return Err(corrupt(format!("frame length {len} exceeds the page size {}", self.page.size())));
-        }
-        let payload = &mut self.page.as_mut_slice()[..len];
-        read_full(&mut self.input, payload)
-            .map_err(io_error(path, Some(frame)))?
-            .then_some(())
-            .ok_or_else(truncated)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&header[..12]);
-        crc.update(payload);
-        if crc.finalize() != word(12) {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        if u64::from(word(4)) != frame {
-            return Err(corrupt(format!("frame index {} where {frame} was expected", word(4))));
-        }
-        self.fill = len;
-        self.pos = 0;
-        self.frames_read += 1;
-        Ok(true)
-    }
-
-    /// The next whole frame's payload; `None` after the last. Use either this
-    /// or the byte-stream reads of [`ByteSource`] on one reader, not both.
+    /// Opens a reader whose frames `read_ahead`'s background thread reads
+    /// and checks ahead, `pages` (at least 1) frames ahead; the reader's page
+    /// and those are charged to `reservation`. Errors reach the caller as
+    /// from [`reader`](Self::reader), naming the file and the frame.
     ///
     /// # Errors
     ///
-    /// A [`SpillError`] when the frame is damaged or the read fails.
-    pub fn next_page(&mut self) -> Result<Option<&[u8]>, SpillError> {
-        if !self.load_frame()? {
-            return Ok(None);
-        }
-        self.pos = self.fill;
-        Ok(Some(&self.page.as_slice()[..self.fill]))
-    }
-}
-
-/// `read_exact` that reports a clean or partial end of file as `Ok(false)`.
-fn read_full(input: &mut impl Read, mut buf: &mut [u8]) -> io::Result<bool> {
-    while !buf.is_empty() {
-        match input.read(buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => buf = &mut buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
-impl ByteSource for SpillReader {
-    type Error = SpillError;
-
-    #[inline]
-    fn read_bytes(&mut self, len: usize) -> Result<&[u8], SpillError> {
-        if self.pos == self.fill && len > 0 && !self.load_frame()? {
-            return Err(SpillError::UnexpectedEnd { path: self.file.path().to_path_buf(), requested: len });
-        }
-        if self.pos + len <= self.fill {
-            let at = self.pos;
-            self.pos += len;
-            return Ok(&self.page.as_slice()[at..at + len]);
-        }
-        let mut scratch = core::mem::take(&mut self.scratch);
-        scratch.clear();
-        let mut need = len;
-        while need > 0 {
-            if self.pos == self.fill && !self.load_frame()? {
-                self.scratch = scratch;
-                return Err(SpillError::UnexpectedEnd {
-                    path: self.file.path().to_path_buf(),
-                    requested: len,
-                });
-            }
-            let n = need.min(self.fill - self.pos);
-            scratch.extend_from_slice(&self.page.as_slice()[self.pos..self.pos + n]);
-            self.pos += n;
-            need -= n;
-        }
-        self.scratch = scratch;
-        Ok(&self.scratch)
-    }
-
-    fn is_at_end(&mut self) -> Result<bool, SpillError> {
-        while self.pos == self.fill {
-            if !self.load_frame()? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    /// As [`reader`](Self::reader).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segrec_core::{ByteSource, MemoryManager, ReadAhead, SpillWriter};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let memory = MemoryManager::builder().budget(1 << 20).page_size(4096).build()?;
+    /// let reservation = memory.reservation("merge");
+    /// let mut writer = SpillWriter::new_in(&reservation, dir.path())?;
+    /// writer.write_bytes(&[9u8; 10_000])?;
+    /// let file = writer.finish()?;
+    /// let read_ahead = ReadAhead::new()?;
+    /// let mut reader = file.reader_ahead(&reservation, &read_ahead, 2)?;
+    /// assert_eq!(reader.read_bytes(10_000)?, &[9u8; 10_000][..]);
+    /// assert!(reader.is_at_end()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reader_ahead(
+        &self,
+        reservation: &MemoryReservation,
+        read_ahead: &ReadAhead,
+        pages: usize,
+    ) -> Result<SpillReader, SpillError> {
+        SpillReader::open_ahead(self, reservation, read_ahead, pages)
     }
 }

@@ -441,3 +441,60 @@ fn keys_clustered_in_few_top_prefixes_with_the_pushing_histogram() {
     let out = check_sort(&records, by_key, 32 << 20, PAGE, SorterConfig::new(), true).unwrap();
     assert!(out.in_memory, "{out:?}");
 }
+
+/// From 64 pages of budget, runs are written behind: a background I/O
+/// thread writes a run's pages (1/32 of the budget) while the sorter goes
+/// on. Output, peak and cleanup are as with synchronous runs, in the
+/// intermediate passes too, for fixed and variable-size records.
+#[test]
+fn write_behind_runs_in_roomy_budgets() {
+    let budget = 128 * PAGE;
+    let records = fixed(20 * budget / 12, 5000, 31);
+    let out = check_sort(&records, by_key, budget, PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.runs > 10, "{out:?}");
+    // A small fan-in leaves the pass writer pages to write behind with.
+    let config = SorterConfig::new().max_fan_in(3);
+    check_sort(&records, by_key, budget, PAGE, config, false).unwrap();
+    let records = strings(40_000, 32, 60);
+    let out = check_sort(&records, by_string, 64 * PAGE, PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.runs > 5, "{out:?}");
+}
+
+/// With write-behind, a spill that fails (no spill directory yet) keeps
+/// every record and the pages it holds back; the retried push goes on, and
+/// a sorter dropped half-way leaves neither files nor memory.
+#[test]
+fn write_behind_failed_spill_retry_and_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("created-later");
+    let budget = 96 * PAGE;
+    let memory = manager(budget, PAGE, &later);
+    let records = fixed(100_000, 500, 33);
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    let mut failures = 0;
+    for r in &records {
+        if let Err(e) = sorter.push(r) {
+            assert!(matches!(e, SortError::Spill(SpillError::Io { .. })), "{e}");
+            failures += 1;
+            fs::create_dir(&later).unwrap();
+            sorter.push(r).unwrap();
+        }
+    }
+    assert_eq!(failures, 1);
+    assert!(sorter.spilled_runs() > 3);
+    let out: Vec<Fixed> = sorter.finish().unwrap().collect::<Result<_, _>>().unwrap();
+    let mut expected = records.clone();
+    expected.sort_by(by_key);
+    assert_eq!(out, expected);
+    assert_eq!(fs::read_dir(&later).unwrap().count(), 0);
+
+    let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+    for r in &records[..60_000] {
+        sorter.push(r).unwrap();
+    }
+    assert!(sorter.spilled_runs() > 0);
+    drop(sorter);
+    assert_eq!(fs::read_dir(&later).unwrap().count(), 0);
+    assert_eq!(memory.stats().in_use, 0);
+    assert!(memory.stats().peak <= budget);
+}

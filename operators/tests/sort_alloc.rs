@@ -45,7 +45,9 @@ fn push_sort_spill_merge_and_read_allocate_per_page_not_per_record() {
     let n = 200_000u64;
     let mut rng = Rng::new(5);
     let records: Vec<Fixed> = (0..n).map(|i| Fixed { key: rng.next_u64(), payload: i as u32 }).collect();
-    for (budget, spills) in [(16 << 20, false), (256 << 10, true)] {
+    // 1 MiB: a few runs, merged with the read-ahead thread; 256 KiB: many
+    // runs, a fan-in without read-ahead.
+    for (budget, spills) in [(16 << 20, false), (1 << 20, true), (256 << 10, true)] {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryManager::builder()
             .budget(budget)
@@ -76,9 +78,17 @@ fn push_sort_spill_merge_and_read_allocate_per_page_not_per_record() {
             "budget {budget}: {runs} runs; allocations: push {pushing}, finish {finishing}, read {reading}"
         );
         // Pages come from the preallocated pool; what is left is the growth
-        // of page lists, per-run files and per-bucket counters.
-        assert!(pushing < 50 + 15 * runs, "push: {pushing} allocations for {n} records ({runs} runs)");
-        assert!(finishing < 20 + 5 * runs, "finish: {finishing} allocations ({runs} runs)");
-        assert_eq!(reading, 0, "read: {reading} allocations for {n} records");
+        // of page lists, per-run files and per-bucket counters, and per run
+        // the write-behind writer's I/O thread and its two channels (15 to
+        // 20 allocations, more when the threads block more often) where the
+        // budget gives it pages.
+        assert!(pushing < 50 + 40 * runs, "push: {pushing} allocations for {n} records ({runs} runs)");
+        // Opening the merge: per run a reader (and its channel to the
+        // read-ahead thread), once the thread itself.
+        assert!(finishing < 40 + 10 * runs, "finish: {finishing} allocations ({runs} runs)");
+        // None per record; with the read-ahead thread, a reader that has to
+        // wait for a page may register with its channel's waker list once
+        // (an allocation the first time per channel).
+        assert!(reading <= runs + 4, "read: {reading} allocations for {n} records ({runs} runs)");
     }
 }

@@ -75,7 +75,9 @@ impl SorterConfig {
         self
     }
 
-    /// Pages of read-ahead per run reader during merges (default 1).
+    /// Pages of read-ahead per run reader during merges (default 1), read
+    /// and checked by one background thread per merge; 0 reads each run on
+    /// the merging thread, a page at a time.
     #[must_use]
     pub fn read_ahead(mut self, pages: usize) -> Self {
         self.read_ahead = pages;

@@ -12,30 +12,49 @@
 use core::cmp::Ordering;
 use std::path::Path;
 
-use segrec_core::{MemoryReservation, SegmentRecord, SpillFile, SpillWriter, frame};
+use segrec_core::{MemoryReservation, ReadAhead, SegmentRecord, SpillFile};
 
 use super::SortError;
 use super::keys::KeyCodec;
-use super::run::{RunCursor, write_error};
+use super::run::{RunCursor, run_writer, write_record};
+
+/// How the intermediate merge passes run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    /// Runs merged at once, at least 2.
+    pub(crate) fan_in: usize,
+    /// Pages of read-ahead per run reader.
+    pub(crate) read_ahead: usize,
+    /// Bytes of key prefix compared as words.
+    pub(crate) prefix_len: usize,
+    /// Pages of the merged run's writer (write-behind from two).
+    pub(crate) writer_pages: usize,
+}
 
 /// Merges up to `fan_in` runs, yielding records in order.
 #[derive(Debug)]
 pub(crate) struct Merger<T> {
     cursors: Vec<RunCursor<T>>,
-    /// `tree[0]` is the winner; `tree[1..k]` the losers of internal nodes.
-    tree: Vec<usize>,
+    /// Sort words: `tree[0]` the winner's, `tree[1..k]` the losers' of the
+    /// internal nodes. A run's word is its head's key prefix (top 96 bits)
+    /// with the run index in the low 32 bits, or `DONE`; comparing words
+    /// orders by prefix, then run (the stable order). Keeping the words in
+    /// the nodes (not run indexes) spares each match a dependent load.
+    tree: Vec<u128>,
     keys: KeyCodec<T>,
     /// The winner was handed out and must advance before the next record.
     pending: bool,
-    /// Per run, contiguous: its head's key prefix (top 96 bits) with the
-    /// run index in the low 32 bits, or `DONE`; comparing these orders by
-    /// prefix, then run (the stable order).
-    order: Vec<u128>,
 }
 
 /// The sort word of a finished run: after every live one (live words have
 /// a run index below `u32::MAX` in their low bits).
 const DONE: u128 = u128::MAX;
+
+/// The run a live word belongs to.
+#[inline]
+fn run_of(word: u128) -> usize {
+    word as u32 as usize
+}
 
 impl<T: SegmentRecord> Merger<T> {
     /// Opens every run (in order) and plays the initial tournament.
@@ -46,49 +65,47 @@ impl<T: SegmentRecord> Merger<T> {
         prefix_len: usize,
     ) -> Result<Self, SortError> {
         let mut keys = KeyCodec::new(prefix_len);
+        // One thread reads every run's pages ahead (the same pages the
+        // readers would buffer); without one, each reader reads its own.
+        let thread = if read_ahead > 0 && runs.len() > 1 { ReadAhead::new().ok() } else { None };
         let cursors = runs
             .iter()
-            .map(|f| RunCursor::open(f, reservation, read_ahead, &mut keys))
+            .map(|f| RunCursor::open(f, reservation, read_ahead, thread.as_ref(), &mut keys))
             .collect::<Result<Vec<_>, _>>()?;
         let k = cursors.len();
-        let mut merger =
-            Self { tree: vec![0; k.max(1)], cursors, keys, pending: false, order: vec![DONE; k] };
-        for i in 0..k {
-            merger.update(i);
-        }
+        let mut merger = Self { tree: vec![DONE; k.max(1)], cursors, keys, pending: false };
         merger.build();
         Ok(merger)
     }
 
-    /// Whether run `a`'s head comes before run `b`'s.
+    /// Run `i`'s sort word.
     #[inline]
-    fn before(&self, a: usize, b: usize) -> bool {
-        let (ka, kb) = (self.order[a], self.order[b]);
-        if self.keys.tiebreak() && ka >> 32 == kb >> 32 && ka != DONE {
-            // Equal prefixes of live runs: the full keys, then run order.
-            let (ca, cb) = (&self.cursors[a], &self.cursors[b]);
-            return T::compare_key(&ca.head, &cb.head).then(a.cmp(&b)) == Ordering::Less;
-        }
-        ka < kb
+    fn word(&self, i: usize) -> u128 {
+        let c = &self.cursors[i];
+        if c.done { DONE } else { c.key | i as u128 }
     }
 
-    /// Run `i`'s sort word after its head changed.
+    /// Whether word `a` comes before word `b`.
     #[inline]
-    fn update(&mut self, i: usize) {
-        let c = &self.cursors[i];
-        self.order[i] = if c.done { DONE } else { c.key | i as u128 };
+    fn before(&self, a: u128, b: u128) -> bool {
+        if self.keys.tiebreak() && a >> 32 == b >> 32 && a != DONE && b != DONE {
+            // Equal prefixes of live runs: the full keys, then run order.
+            let (ra, rb) = (run_of(a), run_of(b));
+            let (ca, cb) = (&self.cursors[ra], &self.cursors[rb]);
+            return T::compare_key(&ca.head, &cb.head).then(ra.cmp(&rb)) == Ordering::Less;
+        }
+        a < b
     }
 
     fn build(&mut self) {
         let k = self.cursors.len();
-        if k <= 1 {
-            self.tree[0] = 0;
+        if k == 0 {
             return;
         }
         // winners[n] is the winner of the subtree at node n; leaves at k..2k.
-        let mut winners = vec![0usize; 2 * k];
-        for (i, w) in winners[k..].iter_mut().enumerate() {
-            *w = i;
+        let mut winners = vec![DONE; 2 * k];
+        for i in 0..k {
+            winners[k + i] = self.word(i);
         }
         for n in (1..k).rev() {
             let (a, b) = (winners[2 * n], winners[2 * n + 1]);
@@ -99,34 +116,41 @@ impl<T: SegmentRecord> Merger<T> {
         self.tree[0] = winners[1];
     }
 
-    /// Replays the matches on the path of leaf `i` after its head changed.
-    fn replay(&mut self, i: usize) {
+    /// Replays the matches on the path of leaf `i` after its head changed;
+    /// returns the new winner's word (also in `tree[0]`).
+    #[inline]
+    fn replay(&mut self, i: usize) -> u128 {
         let k = self.cursors.len();
-        let mut winner = i;
+        let mut w = self.word(i);
         let mut n = (i + k) / 2;
         if !self.keys.tiebreak() {
-            // Sort words decide alone: select without branches (the
-            // outcomes are random, a branch would mispredict half the time).
-            let mut w = self.order[winner];
+            // Words decide alone: the smaller goes on, the larger stays,
+            // without branches (the outcomes are random, a branch would
+            // mispredict half the time).
             while n >= 1 {
                 let l = self.tree[n];
-                let lw = self.order[l];
-                let swap = lw < w;
-                self.tree[n] = if swap { winner } else { l };
-                winner = if swap { l } else { winner };
-                w = if swap { lw } else { w };
+                let swap = l < w;
+                // Selected by 64-bit halves: a `u128` select becomes a
+                // branch, and the outcomes are random.
+                let pick = |a: u128, b: u128| {
+                    let hi = core::hint::select_unpredictable(swap, (a >> 64) as u64, (b >> 64) as u64);
+                    let lo = core::hint::select_unpredictable(swap, a as u64, b as u64);
+                    u128::from(hi) << 64 | u128::from(lo)
+                };
+                self.tree[n] = pick(w, l);
+                w = pick(l, w);
                 n /= 2;
             }
-            self.tree[0] = winner;
-            return;
-        }
-        while n >= 1 {
-            if self.before(self.tree[n], winner) {
-                core::mem::swap(&mut self.tree[n], &mut winner);
+        } else {
+            while n >= 1 {
+                if self.before(self.tree[n], w) {
+                    core::mem::swap(&mut self.tree[n], &mut w);
+                }
+                n /= 2;
             }
-            n /= 2;
         }
-        self.tree[0] = winner;
+        self.tree[0] = w;
+        w
     }
 
     /// The next record's encoded bytes, `None` when every run is done.
@@ -134,34 +158,35 @@ impl<T: SegmentRecord> Merger<T> {
         if self.cursors.is_empty() {
             return Ok(None);
         }
-        if self.pending {
-            let w = self.tree[0];
+        let top = if self.pending {
+            let w = run_of(self.tree[0]);
             self.cursors[w].advance(&mut self.keys)?;
-            self.update(w);
-            self.replay(w);
             self.pending = false;
-        }
-        let w = self.tree[0];
-        if self.cursors[w].done {
+            // The word from the replay, not reloaded from `tree[0]`: a
+            // 16-byte load of a just-stored `u128` would stall forwarding.
+            self.replay(w)
+        } else {
+            self.tree[0]
+        };
+        if top == DONE {
             return Ok(None);
         }
         self.pending = true;
-        Ok(Some(&self.cursors[w].head))
+        Ok(Some(&self.cursors[run_of(top)].head))
     }
 }
 
 /// Merges `runs` into one new run file.
 pub(crate) fn merge_into_run<T: SegmentRecord>(
     runs: &[SpillFile],
+    pass: &Pass,
     reservation: &MemoryReservation,
-    read_ahead: usize,
-    prefix_len: usize,
     dir: &Path,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new_in(reservation, dir)?;
-    let mut merger = Merger::<T>::new(runs, reservation, read_ahead, prefix_len)?;
+    let mut writer = run_writer(reservation, dir, pass.writer_pages)?;
+    let mut merger = Merger::<T>::new(runs, reservation, pass.read_ahead, pass.prefix_len)?;
     while let Some(bytes) = merger.next()? {
-        frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+        write_record::<T>(&mut writer, bytes)?;
     }
     drop(merger);
     Ok(writer.finish()?)
@@ -171,12 +196,11 @@ pub(crate) fn merge_into_run<T: SegmentRecord>(
 /// left, keeping run order (and so stability).
 pub(crate) fn reduce_runs<T: SegmentRecord>(
     mut runs: Vec<SpillFile>,
-    fan_in: usize,
+    pass: &Pass,
     reservation: &MemoryReservation,
-    read_ahead: usize,
-    prefix_len: usize,
     dir: &Path,
 ) -> Result<Vec<SpillFile>, SortError> {
+    let fan_in = pass.fan_in;
     debug_assert!(fan_in >= 2);
     while runs.len() > fan_in {
         // Merge just enough runs this pass that the next pass can be final
@@ -189,7 +213,7 @@ pub(crate) fn reduce_runs<T: SegmentRecord>(
                 0 => break,
                 1 => next.extend(group),
                 // The group's files are removed as soon as it is merged.
-                _ => next.push(merge_into_run::<T>(&group, reservation, read_ahead, prefix_len, dir)?),
+                _ => next.push(merge_into_run::<T>(&group, pass, reservation, dir)?),
             }
         }
         runs = next;

@@ -71,14 +71,32 @@ pub const MIN_PAGES: usize = 5;
 /// plus this).
 const FRAME_OVERHEAD: usize = 16;
 
+/// The most pages a run writer circulates: one staging page filled while a
+/// background I/O thread writes the others (write-behind). The queue lets
+/// the thread go on writing a run's tail while the next run is pushed and
+/// sorted.
+const MAX_RUN_WRITER_PAGES: usize = 32;
+
+/// A run writer's share of the budget: 1/32 (a run 3% shorter buys writes
+/// that overlap the sorting). Below 64 pages of budget that is under two
+/// pages, and runs are written synchronously through one staging page.
+const RUN_WRITER_SHARE: usize = 32;
+
+/// Pages a run writer of a sorter with `budget` bytes takes: write-behind
+/// from two.
+fn run_writer_pages(budget: usize, page: usize) -> usize {
+    (budget / page / RUN_WRITER_SHARE).clamp(1, MAX_RUN_WRITER_PAGES)
+}
+
 /// Sorts records of type `T` by key, spilling sorted runs when the budget is
 /// full. See the [module documentation](self).
 pub struct Sorter<T: SegmentRecord> {
     reservation: MemoryReservation,
     config: SorterConfig,
     buffer: Buffer<T>,
-    /// A page held back so a spill file's staging page is always available.
-    spare: Option<Page>,
+    /// Pages held back so a run writer's staging page (and, in roomy
+    /// budgets, its write-behind pages) are always available.
+    spare: Vec<Page>,
     runs: Vec<SpillFile>,
     records: u64,
     /// The largest record pushed, in bytes.
@@ -118,7 +136,10 @@ impl<T: SegmentRecord> Sorter<T> {
             Some(limit) => memory.reservation_with_limit(config.name.clone(), limit),
             None => memory.reservation(config.name.clone()),
         };
-        let spare = Some(reservation.allocate_page()?);
+        let mut spare = vec![reservation.allocate_page()?];
+        let budget = reservation.limit().min(memory.budget());
+        let pages = run_writer_pages(budget, reservation.page_size());
+        spare.extend((1..pages).map_while(|_| reservation.allocate_page().ok()));
         let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
         Ok(Self {
             spill_dir,
@@ -269,11 +290,17 @@ impl<T: SegmentRecord> Sorter<T> {
     /// Sorts the buffer and writes it as the next run.
     fn spill(&mut self) -> Result<(), SortError> {
         self.buffer.sort()?;
-        // The spill writer takes its staging page from the held-back one.
-        self.spare = None;
-        let run = run::write_run(&mut self.buffer, &self.reservation, &self.spill_dir);
-        // The staging page is back in the pool either way: hold it again.
-        let refill = |s: &mut Self| s.spare = s.reservation.allocate_page().ok();
+        // The spill writer takes its pages from the held-back ones (and
+        // tries for the rest when fewer could be held back).
+        let budget = self.reservation.limit().min(self.reservation.manager().budget());
+        let pages = run_writer_pages(budget, self.reservation.page_size());
+        self.spare.clear();
+        let run = run::write_run(&mut self.buffer, &self.reservation, &self.spill_dir, pages);
+        // The writer's pages are back in the pool either way: hold them again.
+        let refill = |s: &mut Self| {
+            let reservation = &s.reservation;
+            s.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+        };
         match run {
             Ok(run) => {
                 self.buffer.clear();
@@ -341,8 +368,15 @@ impl<T: SegmentRecord> Sorter<T> {
                 available: reservation.available(),
             });
         }
+        // The intermediate passes' writer stages ahead in what the readers
+        // leave over.
+        let per_reader = page + read_ahead * (page + FRAME_OVERHEAD) + head;
+        let slack = reservation.available().saturating_sub(page + fan * per_reader) / page;
+        let budget = reservation.limit().min(reservation.manager().budget());
+        let writer_pages = 1 + slack.min(run_writer_pages(budget, page) - 1);
         let prefix = config.key_prefix_len;
-        let runs = merge::reduce_runs::<T>(runs, fan, &reservation, read_ahead, prefix, &spill_dir)?;
+        let pass = merge::Pass { fan_in: fan, read_ahead, prefix_len: prefix, writer_pages };
+        let runs = merge::reduce_runs::<T>(runs, &pass, &reservation, &spill_dir)?;
         let merger = merge::Merger::new(&runs, &reservation, read_ahead, prefix)?;
         Ok(SortedStream::new(Source::Merge(merger), records))
     }

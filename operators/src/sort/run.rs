@@ -5,7 +5,9 @@ use core::marker::PhantomData;
 use std::path::Path;
 
 use segrec_core::frame::{self, WriteError};
-use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
+use segrec_core::{
+    ByteSink, MemoryReservation, ReadAhead, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter,
+};
 
 use super::Buffer;
 use super::SortError;
@@ -29,20 +31,53 @@ pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
     }
 }
 
-/// Writes the (sorted) buffer's records in order as one run file. On error
-/// the buffer still holds every record.
+/// Appends one encoded record to a run.
+#[inline(always)]
+pub(crate) fn write_record<T: SegmentRecord>(
+    writer: &mut SpillWriter,
+    bytes: &[u8],
+) -> Result<(), SortError> {
+    if let Some(n) = T::ENCODED_SIZE
+        && bytes.len() == n
+    {
+        // Fixed size: a copy of constant length, inlined (not a `memcpy`
+        // call per record).
+        return writer.write_with(n, |out: &mut [u8]| -> Result<(), SortError> {
+            out[..n].copy_from_slice(&bytes[..n]);
+            Ok(())
+        });
+    }
+    frame::write_encoded::<T, _>(writer, bytes).map_err(write_error)
+}
+
+/// A run file's writer with `pages` staging pages: write-behind from two.
+pub(crate) fn run_writer(
+    reservation: &MemoryReservation,
+    dir: &Path,
+    pages: usize,
+) -> Result<SpillWriter, SpillError> {
+    if pages >= 2 {
+        SpillWriter::write_behind_in(reservation, dir, pages)
+    } else {
+        SpillWriter::new_in(reservation, dir)
+    }
+}
+
+/// Writes the (sorted) buffer's records in order as one run file, through
+/// a writer of `pages` pages. On error the buffer still holds every record.
 pub(crate) fn write_run<T: SegmentRecord>(
     buffer: &mut Buffer<T>,
     reservation: &MemoryReservation,
     dir: &Path,
+    pages: usize,
 ) -> Result<SpillFile, SortError> {
-    let mut writer = SpillWriter::new_in(reservation, dir)?;
+    let mut writer = run_writer(reservation, dir, pages)?;
     let buffer = match buffer {
         Buffer::Indexed(b) => b,
         Buffer::Fixed(b) => {
             let written = (|| {
                 while let Some(bytes) = b.next_record()? {
-                    frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+                    write_record::<T>(&mut writer, bytes)?;
                 }
                 Ok(writer.finish()?)
             })();
@@ -60,7 +95,7 @@ pub(crate) fn write_run<T: SegmentRecord>(
             prefetch_record::<T>(pages, page_size, pointer(index.get(i + PREFETCH)));
         }
         let bytes = record_bytes::<T>(pages, page_size, pointer(index.get(i)), &mut scratch);
-        frame::write_encoded::<T, _>(&mut writer, bytes).map_err(write_error)?;
+        write_record::<T>(&mut writer, bytes)?;
     }
     Ok(writer.finish()?)
 }
@@ -81,14 +116,19 @@ pub(crate) struct RunCursor<T> {
 }
 
 impl<T: SegmentRecord> RunCursor<T> {
-    /// Opens `file` and reads its first record.
+    /// Opens `file` and reads its first record; with a `thread`, its
+    /// `read_ahead` pages are read ahead there instead of on this thread.
     pub(crate) fn open(
         file: &SpillFile,
         reservation: &MemoryReservation,
         read_ahead: usize,
+        thread: Option<&ReadAhead>,
         keys: &mut KeyCodec<T>,
     ) -> Result<Self, SortError> {
-        let reader = file.reader(reservation, read_ahead)?;
+        let reader = match thread {
+            Some(thread) if read_ahead > 0 => file.reader_ahead(reservation, thread, read_ahead)?,
+            _ => file.reader(reservation, read_ahead)?,
+        };
         let mut cursor = Self {
             reader,
             head: Vec::new(),
