@@ -104,6 +104,28 @@ fn duplicates_and_all_equal_keys_keep_push_order() {
 }
 
 #[test]
+fn keys_differing_only_in_their_last_bits_sort_exactly() {
+    // 8-byte keys sorted in cache keep only their top bits beside the
+    // reference when both do not fit; keys that differ only in the bits cut
+    // off (here the last 4 to 8) are ordered by their full keys afterwards,
+    // duplicates by push order.
+    for low in [4u32, 8] {
+        let high = random(20_000, 31 + u64::from(low));
+        let low_bits = random(300_000, 37);
+        let keys: Vec<u64> = low_bits
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (high[i % high.len()] & !((1 << low) - 1)) | (r % (1 << low)))
+            .collect();
+        for page in [PAGE, BIG_PAGE] {
+            in_memory::<Fixed>(&keys, EIGHT, page, "last bits differ");
+        }
+        in_memory::<E32>(&keys[..150_000], EIGHT, PAGE, "last bits differ, 32-byte entries");
+        in_memory::<E21>(&keys[..150_000], EIGHT, PAGE, "last bits differ, 21-byte entries");
+    }
+}
+
+#[test]
 fn an_unrepresentative_sample_still_sorts() {
     for page in [PAGE, BIG_PAGE] {
         in_memory::<Fixed>(&unrepresentative(300_000, 6), EIGHT, page, "small first");

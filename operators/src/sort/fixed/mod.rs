@@ -540,7 +540,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         } else {
             sort::Slot::reference(self.wide[i], self.ref_mask)
         };
-        Blocks::start(self.list[r >> sort::INDEX_BITS]) + (r & sort::INDEX_MASK) * Self::ENTRY
+        self.entry_at(r)
     }
 
     /// Allocates the in-cache sort's vectors (sized for its capacity: slots

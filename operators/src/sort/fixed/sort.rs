@@ -303,11 +303,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.largest = largest as usize;
         // Slots hold the key from `bit` (the digit included), so one
         // insertion pass over all of them is right: it moves a slot only
-        // within its sub-bucket.
-        self.narrow = Self::KEY_BITS - bit + self.ref_bits <= 64;
+        // within its sub-bucket. Keys of up to 8 bytes always take 8-byte
+        // slots: when the key bits left and the reference do not both fit,
+        // the key's last bits are cut off, and slots whose kept bits tie
+        // are ordered by their full keys afterwards.
+        let exact = Self::KEY_BITS - bit + self.ref_bits <= 64;
+        self.narrow = exact || Self::KEY <= 8;
         if self.narrow {
             let mut slots = core::mem::take(&mut self.slots);
             self.place(bit, d, &mut counts, &mut slots);
+            if !exact {
+                self.order_cut_ties(&mut slots);
+            }
             self.slots = slots;
         } else {
             let mut slots = core::mem::take(&mut self.wide);
@@ -315,6 +322,38 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.wide = slots;
         }
         self.counts = counts;
+    }
+
+    /// Orders runs of sorted 8-byte slots whose kept key bits tie by their
+    /// full keys, then references (slots of keys whose last bits were cut).
+    /// Keys that differ only in those bits are rare, and runs of equal keys
+    /// are already in order, so this is mostly one pass of compares.
+    fn order_cut_ties(&self, slots: &mut [u64]) {
+        let shift = self.ref_bits;
+        let mask = self.ref_mask;
+        let mut i = 1;
+        while i < slots.len() {
+            if slots[i] >> shift != slots[i - 1] >> shift {
+                i += 1;
+                continue;
+            }
+            let start = i - 1;
+            let mut end = i + 1;
+            while end < slots.len() && slots[end] >> shift == slots[start] >> shift {
+                end += 1;
+            }
+            slots[start..end].sort_unstable_by_key(|&slot| {
+                let r = slot as usize & mask;
+                (Self::key_of(self.blocks.bytes(self.entry_at(r), Self::ENTRY)), r)
+            });
+            i = end;
+        }
+    }
+
+    /// Where the entry a slot reference `r` names is.
+    #[inline(always)]
+    pub(super) fn entry_at(&self, r: usize) -> usize {
+        Blocks::start(self.list[r >> INDEX_BITS]) + (r & INDEX_MASK) * Self::ENTRY
     }
 
     /// Slots in chain order (a chain whose keys are all equal).
@@ -373,10 +412,10 @@ pub(super) trait Slot: Copy + Ord + Default {
 impl Slot for u64 {
     #[inline(always)]
     fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self {
-        // The caller checked that the key bits left fit above the reference.
+        // Key bits that do not fit above the reference are cut off (see
+        // `order_cut_ties`).
         let rest = if below >= 128 { 0 } else { ((k << below) >> 64) as u64 };
-        debug_assert_eq!(rest & ((1 << ref_bits) - 1), 0);
-        rest | r as u64
+        rest & !((1 << ref_bits) - 1) | r as u64
     }
 
     #[inline(always)]
