@@ -379,3 +379,32 @@ fn read_ahead_reports_damage_with_file_and_frame() {
     assert!(matches!(read(1), Err(SpillError::Io { .. })));
     assert_eq!(memory.stats().in_use, 0);
 }
+
+/// A reader that reported a damaged frame keeps failing, on the read-ahead
+/// thread as on the caller's: it never hands out the frame after the damaged
+/// one as if it were the damaged one (the records of that frame would be
+/// lost without an error), and never waits for a frame nobody asked for.
+#[test]
+fn read_ahead_keeps_failing_after_a_damaged_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data = stream(20_000);
+    let file = write_file(&memory, &data);
+    // A flipped payload byte in the second frame (of five).
+    damage(file.path(), 16 + (16 + 4096) + 16 + 100, |b| b ^ 0x01);
+    let read_ahead = segrec_core::ReadAhead::new().unwrap();
+    for ahead in [false, true] {
+        let r = memory.reservation("read");
+        let mut reader =
+            if ahead { file.reader_ahead(&r, &read_ahead, 3) } else { file.reader(&r, 1) }.unwrap();
+        assert_eq!(reader.read_bytes(4096).unwrap(), &data[..4096]);
+        assert!(matches!(reader.read_bytes(1), Err(SpillError::Corrupt { frame: 1, .. })), "ahead: {ahead}");
+        for _ in 0..4 {
+            let again = reader.read_bytes(1).map(<[u8]>::to_vec);
+            assert!(again.is_err(), "ahead: {ahead}: read {again:?} after a damaged frame");
+        }
+        drop(reader);
+        assert_eq!(r.held(), 0);
+    }
+    assert_eq!(memory.stats().in_use, 0);
+}

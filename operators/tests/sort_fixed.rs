@@ -495,3 +495,34 @@ fn a_push_retried_after_a_failed_spill_loses_no_records() {
     expected.sort_by(Fixed::order);
     assert!(out == expected, "output differs from the oracle");
 }
+
+/// Clusters nested as deep as the key goes: most keys are 0, and the rest
+/// share with them a random number of leading bits and differ at the next
+/// (about 130 at every bit). Every split of the cluster's chain leaves a
+/// partly filled block for each of its other sub-chains, which are read
+/// after the cluster.
+fn deep(n: usize, seed: u64) -> Vec<u64> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| {
+            if rng.below(20) != 0 {
+                return 0;
+            }
+            let j = rng.below(64) as u32;
+            (1u64 << (63 - j)) | rng.next_u64().checked_shr(j + 1).unwrap_or(0)
+        })
+        .collect()
+}
+
+#[test]
+fn reading_clusters_nested_at_every_bit_from_a_full_budget() {
+    let keys = deep(400_000, 70);
+    let n = first_spill::<Fixed>(&keys, LARGE, PAGE).expect("400 000 records spill 4 MiB") - 300;
+    in_memory::<Fixed>(&keys[..n], LARGE, PAGE, "clusters nested at every bit");
+}
+
+#[test]
+fn spilling_clusters_nested_at_every_bit() {
+    let out = sort_keys::<Fixed>(&deep(400_000, 71), LARGE, PAGE, SorterConfig::new());
+    assert!(out.runs >= 2, "{out:?}");
+}

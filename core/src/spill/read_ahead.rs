@@ -102,8 +102,15 @@ impl ReadAhead {
     pub(super) fn open(&self, file: File, path: PathBuf, frames: u64, pages: Vec<Page>) -> Client {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply_tx, replies) = crossbeam_channel::bounded(pages.len() + 1);
-        let mut client =
-            Client { shared: Arc::clone(&self.shared), id, replies, requested: 0, frames, in_flight: 0 };
+        let mut client = Client {
+            shared: Arc::clone(&self.shared),
+            id,
+            replies,
+            requested: 0,
+            frames,
+            in_flight: 0,
+            failed: false,
+        };
         client.send(Request::Open { id, file, path, frames, replies: reply_tx });
         for page in pages {
             client.request(page);
@@ -121,6 +128,9 @@ pub(super) struct Client {
     requested: u64,
     frames: u64,
     in_flight: usize,
+    /// A frame failed: the replies after it are for later frames, and no
+    /// more are asked for, so every later call fails too.
+    failed: bool,
 }
 
 impl Client {
@@ -142,6 +152,13 @@ impl Client {
     /// Swaps `page` (used up) for the next frame's page and returns that
     /// frame's payload length; the old page goes to read a later frame.
     pub(super) fn next(&mut self, page: &mut Page, path: &std::path::Path) -> Result<usize, SpillError> {
+        if self.failed {
+            return Err(SpillError::Io {
+                path: path.to_path_buf(),
+                frame: None,
+                source: io::Error::other("an earlier frame of this file failed to read"),
+            });
+        }
         let reply = self.replies.recv().map_err(|_| SpillError::Io {
             path: path.to_path_buf(),
             frame: None,
@@ -154,7 +171,10 @@ impl Client {
                 self.request(used);
                 Ok(len)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
         }
     }
 }

@@ -192,10 +192,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let mut d = want.clamp(1, MAX_DIGIT).min(Self::KEY_BITS - bit);
         // Each sub-chain's first block comes before any source block is
         // freed, and its last (partly filled) block stays taken until it is
-        // read: use at most half the free blocks, so nested splits (keys
-        // clustered at several levels) still find some; a last one may take
-        // what there is.
-        while self.blocks.free_len() < (2 << d) + 1 {
+        // read: use at most half the free blocks, and leave enough for the
+        // splits that may nest below this one (keys clustered at every
+        // level) to go on one bit at a time, each of those keeping one more
+        // partly filled block; a last one may take what there is.
+        let nested = |d: u32| (1usize << d) - 1 + (Self::KEY_BITS - bit - d) as usize + 3;
+        while self.blocks.free_len() < ((2 << d) + 1).max(nested(d)) {
             if !self.blocks.grow()? {
                 if d == 1 {
                     if self.blocks.free_len() < 3 {
