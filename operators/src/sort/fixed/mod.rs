@@ -154,6 +154,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Bytes of one entry: at least 16 (the key is read as one `u128`).
     pub(crate) const ENTRY: usize = if Self::REC < 16 { 16 } else { Self::REC };
     const KEY_BITS: u32 = (Self::KEY * 8) as u32;
+    /// The "shared bits" a piece of a chain of equal keys is stacked with:
+    /// past the key, so it is read in order and never packed.
+    const PIECE: u32 = Self::KEY_BITS + 1;
     /// Entries per block: a cursor stays inside its block even when the
     /// block is full (so one block past a multiple of the entry size is
     /// left unused).

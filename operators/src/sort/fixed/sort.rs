@@ -114,7 +114,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.ahead = self.stack.last().map_or(NONE, |(c, _)| c.head);
                 self.sort_in_cache(chain, bit);
                 self.current = chain;
-                self.current_whole = bit < Self::KEY_BITS;
+                // Pieces of a chain of equal keys are stacked past the key's
+                // last bit; any other chain holds every entry of its keys.
+                self.current_whole = bit <= Self::KEY_BITS;
                 return Ok(true);
             }
             if let Err(e) = self.split(chain, bit) {
@@ -237,7 +239,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if piece.head != NONE {
             pieces.push(piece);
         }
-        self.stack.extend(pieces.into_iter().rev().map(|c| (c, Self::KEY_BITS)));
+        self.stack.extend(pieces.into_iter().rev().map(|c| (c, Self::PIECE)));
     }
 
     /// Sorts a sealed chain of at most `cache_cap` entries (keys sharing
