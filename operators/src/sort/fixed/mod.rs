@@ -181,10 +181,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         } else {
             // A small budget holds one chain, sorted in cache: its entries
             // and their slots share what the sorter's spill page leaves
-            // (slots, counts and the block list cost up to 44 bytes per entry).
+            // (slots and counts cost up to 40 bytes per entry).
             let page_blocks = reservation.page_size() / BLOCK;
             let left = budget_blocks.saturating_sub(2 * page_blocks);
-            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 44)).clamp(1, MAX_CACHE_BLOCKS);
+            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 40)).clamp(1, MAX_CACHE_BLOCKS);
             keep = 1;
             max_len = cache_blocks * Self::PER_BLOCK;
             top_bits = 0;
@@ -551,9 +551,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// reservation, once: reading allocates nothing per chain.
     fn charge(&mut self) -> Result<(), MemoryError> {
         let counts = (2 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
-        // A chain of `cache_cap` entries may spread over as many blocks (one
-        // entry each, after a restore links partly filled ones).
-        let list = self.cache_cap + 1;
+        // A chain of `cache_cap` entries spans its full blocks plus, when
+        // the buckets were linked into one (sorted input, a restore), one
+        // partly filled block per bucket.
+        let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
         let bytes = self.cache_cap * (8 + 16) + counts * 4 + list * 4;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
