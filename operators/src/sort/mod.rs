@@ -17,10 +17,13 @@
 //!   (see `fixed/mod.rs`).
 //! * **Out of core**: when the reservation refuses a page, the buffer is
 //!   sorted and written as a run to a checksummed spill file, its record
-//!   pages go back to the pool, and pushing goes on. [`Sorter::finish`]
-//!   merges the runs with a loser tree (tree of losers, Knuth, TAOCP vol. 3,
-//!   §5.4.1) whose fan-in is bounded by the pages the budget allows for run
-//!   readers; more runs than that are merged in intermediate passes first.
+//!   pages go back to the pool, and pushing goes on. In budgets of 64 pages
+//!   and more, a thread writes each run's pages behind the sort (pages held
+//!   back from the budget for it). [`Sorter::finish`] merges the runs with a
+//!   loser tree (tree of losers, Knuth, TAOCP vol. 3, §5.4.1) whose fan-in is
+//!   bounded by the pages the budget allows for run readers, one thread
+//!   reading ahead for all of them; more runs than that are merged in
+//!   intermediate passes first.
 //! * **Stable**: positions grow with push order and break index ties; runs
 //!   are numbered in spill order and merges break ties by run index, so equal
 //!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
