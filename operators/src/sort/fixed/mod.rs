@@ -96,6 +96,8 @@ pub(crate) struct FixedBuffer<T> {
     /// The last pushed record (at `KEY..KEY + REC`), placed one push later:
     /// reading its key right away would stall on store forwarding.
     pending: [u8; MAX_ENTRY],
+    /// The first key pushed, and the OR of every key XOR it: the bits all
+    /// keys share are `diff`'s leading zeros.
     first: u128,
     diff: u128,
     /// Free blocks pushing leaves for sorting (the in-cache output and a
@@ -333,6 +335,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         let pushed = self.fill_pending(fill);
         if pushed.is_ok() {
+            if self.len == 1 {
+                // The reference the other keys' differing bits are taken
+                // against (any key of the set would do).
+                self.first = Self::key_of(&self.pending);
+            }
             self.update_check();
         }
         pushed
@@ -373,9 +380,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.blocks.write(pos, &self.pending[..Self::REC], WRITE_AHEAD);
         self.cursor[b] = pos + Self::ENTRY;
-        if self.len == 1 {
-            self.first = k;
-        }
         self.diff |= k ^ self.first;
         self.has_pending = false;
         Ok(true)
