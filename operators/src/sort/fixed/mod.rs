@@ -100,17 +100,19 @@ pub(crate) struct FixedBuffer<T> {
     /// keys share are `diff`'s leading zeros.
     first: u128,
     diff: u128,
-    /// Free blocks pushing leaves for sorting (the in-cache output and a
-    /// scatter's first blocks).
+    /// Free blocks pushing leaves for sorting: the last pushed record's,
+    /// and those the splits of clustered buckets start their sub-chains in.
     keep: usize,
     /// Most entries one in-cache sort takes.
     cache_cap: usize,
     /// Most entries held (a small budget's one chain must fit in cache).
     max_len: usize,
+    /// The current chain's sorted slots (8 bytes when they fit, else 16),
+    /// and the counts of its in-cache digit.
     slots: Vec<u64>,
     wide: Vec<u128>,
     counts: Vec<u32>,
-    /// The blocks of the chain an in-cache sort gathers from.
+    /// The blocks of the current chain, in order (slot references index it).
     list: Vec<u32>,
     /// Bytes charged to the reservation for the vectors above.
     charged: usize,

@@ -55,8 +55,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         Ok((cursor, chains))
     }
 
-    /// The error of a pass that found no free block (the free blocks kept
-    /// for sorting make this unreachable).
+    /// The error of a pass that found no free block: placing the last
+    /// pushed record and scattering cannot meet it (their blocks are
+    /// secured first); a split can, when the free blocks run out before the
+    /// key's clustered bits do.
     pub(super) fn exhausted(&self) -> MemoryError {
         let r = self.blocks.reservation();
         MemoryError::Exhausted {
