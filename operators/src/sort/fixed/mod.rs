@@ -172,10 +172,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let (cache_blocks, keep, max_len, top_bits);
         if budget_blocks >= 16 * MAX_CACHE_BLOCKS {
             // In-cache sorts of up to `MAX_CACHE_BLOCKS`, and free blocks
-            // kept while pushing for the first blocks of scatters (clustered
-            // keys) and the last pushed record.
+            // kept while pushing for the last pushed record and for splits
+            // of clustered buckets: a sixteenth of the budget, and at least
+            // enough for splits nested at every bit of a 96-bit key.
             cache_blocks = MAX_CACHE_BLOCKS;
-            keep = (budget_blocks / 8).clamp(8, 1024) + 1;
+            keep = (budget_blocks / 16).clamp(128, 1024) + 1;
             max_len = usize::MAX;
             // Top buckets of about half the in-cache capacity when the
             // budget is full, at most one (partly filled) block per 16 of
