@@ -545,7 +545,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Where the entry of the current chain's slot `i` is.
     #[inline(always)]
     fn position(&self, i: usize) -> usize {
-        let r = if self.narrow {
+        // Keys of up to 8 bytes always take 8-byte slots: no branch for them.
+        let r = if Self::KEY <= 8 || self.narrow {
             sort::Slot::reference(self.slots[i], self.ref_mask)
         } else {
             sort::Slot::reference(self.wide[i], self.ref_mask)
