@@ -79,6 +79,20 @@ pub(crate) struct K2 {
     pub(crate) pad: [u8; 10],
 }
 
+/// A 7-byte key `(u32, u16, u8)`: 8-byte slots cut its last bits as soon
+/// as the reference takes more than 8 bits.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+#[segment(crate = "segrec_core")]
+pub(crate) struct K7 {
+    #[segment(key)]
+    pub(crate) a: u32,
+    #[segment(key)]
+    pub(crate) b: u16,
+    #[segment(key)]
+    pub(crate) c: u8,
+    pub(crate) seq: u32,
+}
+
 /// Records whose key is a `u64` drawn from a generator (narrowed to the
 /// record's key width by its top bits), with a sequence number and padding
 /// derived from both so a record moved in pieces shows.
@@ -112,6 +126,15 @@ shaped!(E64, |key, seq| E64 { key, seq, pad: pad(key, seq) });
 shaped!(E21, |key, seq| E21 { key, seq, pad: key as u8 ^ seq as u8 });
 shaped!(E35, |key, seq| E35 { key, seq, pad: pad(key, seq) });
 shaped!(K2, |key, seq| K2 { key: (key >> 48) as u16, seq, pad: pad(key, seq) });
+
+impl Shaped for K7 {
+    fn make(key: u64, seq: u32) -> Self {
+        K7 { a: (key >> 32) as u32, b: (key >> 16) as u16, c: (key >> 8) as u8, seq }
+    }
+    fn order(x: &Self, y: &Self) -> Ordering {
+        (x.a, x.b, x.c).cmp(&(y.a, y.b, y.c))
+    }
+}
 
 /// The entry the fixed path stores for `T`: `[key | record]`, at least 16
 /// (`usize::MAX` for records of variable size).
