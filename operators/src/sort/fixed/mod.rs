@@ -93,7 +93,7 @@ pub(crate) struct FixedBuffer<T> {
     len: usize,
     /// Whether `pending` holds the last pushed record, not placed yet.
     has_pending: bool,
-    /// The last pushed record (at `KEY..KEY + REC`), placed one push later:
+    /// The last pushed record (its first `REC` bytes), placed one push later:
     /// reading its key right away would stall on store forwarding.
     pending: [u8; MAX_ENTRY],
     /// The first key pushed, and the OR of every key XOR it: the bits all
@@ -173,8 +173,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if budget_blocks >= 16 * MAX_CACHE_BLOCKS {
             // In-cache sorts of up to `MAX_CACHE_BLOCKS`, and free blocks
             // kept while pushing for the last pushed record and for splits
-            // of clustered buckets: a sixteenth of the budget, and at least
-            // enough for splits nested at every bit of a 96-bit key.
+            // of clustered buckets: a sixteenth of the budget, at least
+            // enough for splits nested at every bit of a 96-bit key and at
+            // most 4 MiB.
             cache_blocks = MAX_CACHE_BLOCKS;
             keep = (budget_blocks / 16).clamp(128, 1024) + 1;
             max_len = usize::MAX;
