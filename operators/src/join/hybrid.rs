@@ -63,6 +63,30 @@ impl Batch {
         }
         Ok(false)
     }
+
+    /// Probes `parts` with up to `max` rows (rounded up to whole batches),
+    /// each appended by `next` as in [`refill`](Self::refill); `true` when
+    /// the input ended.
+    fn probe<L: SegmentRecord, R: SegmentRecord, F>(
+        &mut self,
+        max: usize,
+        parts: &mut Partitions<R>,
+        keys: &mut KeyBufs,
+        out: &mut F,
+        mut next: impl FnMut(&mut Vec<u8>) -> Result<bool, JoinError>,
+    ) -> Result<bool, JoinError>
+    where
+        F: FnMut(Option<&[u8]>, Option<&[u8]>) -> Result<(), JoinError>,
+    {
+        for _ in 0..max.div_ceil(BATCH) {
+            let end = self.refill(&mut next)?;
+            parts.probe_batch::<L, F>(&self.rows, &self.ends, &mut self.hashes, keys, out)?;
+            if end {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Fewest budget pages a hash join works with.
@@ -441,22 +465,12 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
         match &mut self.stage {
             Stage::Probe => {
                 let Some(parts) = &mut self.parts else { return Ok(false) };
-                let batch = &mut self.batch;
-                for _ in 0..max.div_ceil(BATCH) {
-                    let source = &mut self.source;
-                    let end = batch.refill(|rows| {
-                        Ok(source.next_record()?.map(|rec| rows.extend_from_slice(rec)).is_some())
-                    })?;
-                    parts.probe_batch::<L, F>(
-                        &batch.rows,
-                        &batch.ends,
-                        &mut batch.hashes,
-                        &mut self.keys,
-                        out,
-                    )?;
-                    if end {
-                        return self.end_probe().map(|()| true);
-                    }
+                let source = &mut self.source;
+                let ended = self.batch.probe::<L, R, F>(max, parts, &mut self.keys, out, |rows| {
+                    Ok(source.next_record()?.map(|rec| rows.extend_from_slice(rec)).is_some())
+                })?;
+                if ended {
+                    return self.end_probe().map(|()| true);
                 }
             }
             Stage::ProbeFile(pf) => {
@@ -466,23 +480,11 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> Stepper for HashJoi
                 let skip_matched = matches!(self.jt, JoinType::LeftSemi | JoinType::LeftAnti);
                 if self.fallback.is_none() {
                     // A recursion task: flags are all clear, probe in batches.
-                    let batch = &mut self.batch;
-                    for _ in 0..max.div_ceil(BATCH) {
-                        let end = batch.refill(|rows| {
-                            Ok(frame::read::<L, _>(reader)?
-                                .map(|(_, rec)| rows.extend_from_slice(rec))
-                                .is_some())
-                        })?;
-                        parts.probe_batch::<L, F>(
-                            &batch.rows,
-                            &batch.ends,
-                            &mut batch.hashes,
-                            &mut self.keys,
-                            out,
-                        )?;
-                        if end {
-                            return self.end_probe().map(|()| true);
-                        }
+                    let ended = self.batch.probe::<L, R, F>(max, parts, &mut self.keys, out, |rows| {
+                        Ok(frame::read::<L, _>(reader)?.map(|(_, rec)| rows.extend_from_slice(rec)).is_some())
+                    })?;
+                    if ended {
+                        return self.end_probe().map(|()| true);
                     }
                     return Ok(true);
                 }
