@@ -133,8 +133,6 @@ pub(crate) struct FixedBuffer<T> {
     /// Bits of a slot's reference, and their mask.
     ref_bits: u32,
     ref_mask: usize,
-    /// The largest sub-bucket of the current chain's in-cache pass.
-    largest: usize,
     /// Chains read already, kept (for a spill that may fail) unless
     /// `release_read` says to free them, and the entries of their partly
     /// filled last blocks, packed.
@@ -227,7 +225,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             count: 0,
             ref_bits: 0,
             ref_mask: 0,
-            largest: 0,
             read: Vec::new(),
             packed: Chain::EMPTY,
             current_whole: false,

@@ -306,7 +306,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             *c = at;
             at += k;
         }
-        self.largest = largest as usize;
+        let largest = largest as usize;
         // Slots hold the key from `bit` (the digit included), so one
         // insertion pass over all of them is right: it moves a slot only
         // within its sub-bucket. Keys of up to 8 bytes always take 8-byte
@@ -317,14 +317,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.narrow = exact || Self::KEY <= 8;
         if self.narrow {
             let mut slots = core::mem::take(&mut self.slots);
-            self.place(bit, d, &mut counts, &mut slots);
+            self.place(bit, d, largest, &mut counts, &mut slots);
             if !exact {
                 self.order_cut_ties(&mut slots);
             }
             self.slots = slots;
         } else {
             let mut slots = core::mem::take(&mut self.wide);
-            self.place(bit, d, &mut counts, &mut slots);
+            self.place(bit, d, largest, &mut counts, &mut slots);
             self.wide = slots;
         }
         self.counts = counts;
@@ -375,7 +375,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// The slot pass of `sort_in_cache` (with slots of type `S`), then the
     /// sub-bucket sorts; `counts` holds the sub-buckets' starts.
-    fn place<S: Slot>(&mut self, bit: u32, d: u32, counts: &mut [u32], slots: &mut Vec<S>) {
+    fn place<S: Slot>(&mut self, bit: u32, d: u32, largest: usize, counts: &mut [u32], slots: &mut Vec<S>) {
         let n = self.count;
         slots.clear();
         slots.resize(n, S::default());
@@ -392,7 +392,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // Large sub-buckets (clustered keys) first; then one insertion pass
         // finishes the small ones. Slots are unique (references differ), so
         // `>` never moves a tie.
-        if self.largest > INSERTION_MAX {
+        if largest > INSERTION_MAX {
             let mut from = 0;
             for &end in &counts[..1 << d] {
                 if end as usize - from > INSERTION_MAX {
