@@ -83,6 +83,43 @@ pub struct Bench {
     tag: u8,
 }
 
+/// Fixed-width keys of at most 16 bytes: the derive computes their
+/// normalized-key words in registers, from the bytes and from the fields.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Word {
+    #[segment(key)]
+    tag: u8,
+    #[segment(key, desc)]
+    price: f64,
+    #[segment(key, nulls_last)]
+    o: Option<i16>,
+    payload: u32,
+    #[segment(key)]
+    flag: bool,
+    #[segment(key, desc, bits = 12)]
+    small: i16,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Word2 {
+    #[segment(key)]
+    c: char,
+    #[segment(key, desc)]
+    g: Option<f32>,
+    #[segment(key, desc)]
+    arr: [i8; 2],
+    #[segment(key)]
+    n: Option<u32>,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Wide {
+    #[segment(key, desc)]
+    w: i128,
+    #[segment(bits = 3)]
+    x: u8,
+}
+
 #[derive(SegmentRecord, Debug, Clone, PartialEq)]
 pub struct Bools {
     a: bool,
@@ -150,7 +187,18 @@ fn enc<T: SegmentRecord>(v: &T) -> Vec<u8> {
         back.encode(&mut again).unwrap();
         assert_eq!(again, buf, "decode/view round trip changed the bytes");
     }
+    check_words(v, &buf);
     buf
+}
+
+/// `normalized_key_word` of the bytes and `normalized_key_word_of` the
+/// value both equal the first 16 bytes of `write_normalized_key`, zero-padded.
+fn check_words<T: SegmentRecord>(v: &T, e: &[u8]) {
+    let mut k = vec![0; T::NORMALIZED_KEY_LEN.max(16)];
+    T::write_normalized_key(e, &mut k);
+    let want = u128::from_be_bytes(k[..16].try_into().unwrap());
+    assert_eq!(T::normalized_key_word(e), want, "normalized_key_word of the bytes");
+    assert_eq!(v.normalized_key_word_of(), want, "normalized_key_word_of the value");
 }
 
 fn canonical<T: SegmentRecord>(e: &[u8]) -> Vec<u8> {
@@ -182,6 +230,10 @@ fn check_pair<T: SegmentRecord>(x: &T, y: &T, oracle: Ordering) {
         assert!(n == oracle || n == Ordering::Equal, "normalized key contradicts the order");
     } else {
         assert_eq!(nx.cmp(&ny), oracle, "normalized memcmp");
+    }
+    if !T::NORMALIZED_KEY_IS_PREFIX && T::NORMALIZED_KEY_LEN <= 16 {
+        let (wx, wy) = (T::normalized_key_word(&ex), T::normalized_key_word(&ey));
+        assert_eq!(wx.cmp(&wy), oracle, "normalized key words");
     }
     assert_eq!(T::key_eq(&ex, &ey), oracle == Ordering::Equal);
     if oracle == Ordering::Equal {
@@ -243,6 +295,34 @@ proptest! {
     fn fixed_keys_order_like_the_tuple(x in fixed(), y in fixed()) {
         check_pair(&x, &y, oracle_fixed(&x, &y));
         check_pair(&x, &x, Ordering::Equal);
+    }
+
+    /// Keys of up to 16 bytes, whose words the derive computes in registers.
+    #[test]
+    fn word_keys_order_like_the_tuple(x in fixed(), y in fixed()) {
+        let word = |f: &Fixed| Word {
+            tag: f.tag, price: f.price, o: f.n.map(|v| v as i16), payload: 9, flag: f.flag, small: f.small,
+        };
+        let (a, b) = (word(&x), word(&y));
+        let oracle = a.tag.cmp(&b.tag)
+            .then(b.price.total_cmp(&a.price))
+            .then(total(&a.o, &b.o, true, |p, q| p.cmp(q)))
+            .then(a.flag.cmp(&b.flag))
+            .then(b.small.cmp(&a.small));
+        check_pair(&a, &b, oracle);
+
+        let word2 = |f: &Fixed| Word2 {
+            c: f.c, g: (!f.flag).then_some(f.price as f32), arr: f.arr, n: f.n.map(|v| v as u32),
+        };
+        let (a, b) = (word2(&x), word2(&y));
+        let oracle = a.c.cmp(&b.c)
+            .then(total(&a.g, &b.g, false, |p, q| q.total_cmp(p)))
+            .then(b.arr.cmp(&a.arr))
+            .then(total(&a.n, &b.n, false, |p, q| p.cmp(q)));
+        check_pair(&a, &b, oracle);
+
+        let (a, b) = (Wide { w: x.w, x: 5 }, Wide { w: y.w, x: 2 });
+        check_pair(&a, &b, b.w.cmp(&a.w));
     }
 
     #[test]
@@ -331,6 +411,7 @@ fn check_one<T: SegmentRecord + PartialEq + std::fmt::Debug + Clone>(
         Ok(_) => {
             assert!(fits, "width {n}: {u} / {i} should overflow");
             assert_eq!(T::decode(&buf).unwrap(), v);
+            check_words(&v, &buf);
         }
         Err(EncodeError::Overflow { bits, .. }) => {
             assert!(!fits, "width {n}: {u} / {i} should fit");

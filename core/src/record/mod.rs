@@ -151,6 +151,53 @@ pub trait SegmentRecord: Sized {
     /// `out[..NORMALIZED_KEY_LEN]`; `out` must be at least that long.
     fn write_normalized_key(encoded: &[u8], out: &mut [u8]);
 
+    /// The first 16 bytes of the normalized key of an encoded record as one
+    /// big-endian integer, left-aligned, with zeros past the key: comparing
+    /// two words compares those bytes as `memcmp` would.
+    ///
+    /// The derive computes it in registers for fixed-width keys of up to 16
+    /// bytes (no byte buffer written and read back, which would stall the
+    /// load on store forwarding); this default goes through
+    /// [`write_normalized_key`](SegmentRecord::write_normalized_key).
+    #[inline]
+    fn normalized_key_word(encoded: &[u8]) -> u128 {
+        let n = Self::NORMALIZED_KEY_LEN;
+        let mut w = [0u8; 64];
+        if n <= w.len() {
+            Self::write_normalized_key(encoded, &mut w[..n]);
+        } else {
+            let mut v = std::vec![0u8; n];
+            Self::write_normalized_key(encoded, &mut v);
+            w.copy_from_slice(&v[..64]);
+        }
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&w[..16]);
+        u128::from_be_bytes(head)
+    }
+
+    /// [`normalized_key_word`](SegmentRecord::normalized_key_word) of
+    /// `self` once encoded, computed from the fields where the derive can
+    /// (so a sorter can place a record by its key before encoding it). For a
+    /// record that fails to encode the result is unspecified.
+    ///
+    /// This default encodes `self` first.
+    #[inline]
+    fn normalized_key_word_of(&self) -> u128 {
+        let len = self.encoded_len();
+        let mut buf = [0u8; 256];
+        if len <= buf.len() {
+            return match self.encode(&mut buf[..len]) {
+                Ok(_) => Self::normalized_key_word(&buf[..len]),
+                Err(_) => 0,
+            };
+        }
+        let mut v = std::vec![0u8; len];
+        match self.encode(&mut v) {
+            Ok(_) => Self::normalized_key_word(&v),
+            Err(_) => 0,
+        }
+    }
+
     /// Whether any `Option` part of the key of an encoded record is `None`.
     /// Joins use it for SQL semantics: a key with a null part matches nothing.
     ///

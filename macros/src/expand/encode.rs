@@ -356,7 +356,7 @@ fn crate_mask(bits: u32) -> TokenStream {
     }
 }
 
-fn zero_of(p: Prim) -> TokenStream {
+pub(super) fn zero_of(p: Prim) -> TokenStream {
     match p {
         Prim::Bool => quote!(false),
         Prim::F32 => quote!(0.0f32),

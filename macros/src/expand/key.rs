@@ -14,15 +14,21 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::encode::zero_of;
 use super::layout::prim_key_len;
-use super::{Bits, Ctx, Plan, codec, read_raw};
+use super::{Bits, Ctx, Plan, codec, read_raw, to_raw};
 use crate::parse::{Prim, Shape};
 
 /// The key word of a primitive stored at `off` of `buf`, and the width of
 /// that word's type in bytes (8 or 16).
 fn key_word(cx: &Ctx<'_>, p: Prim, bits: u32, buf: &TokenStream, off: &TokenStream) -> (TokenStream, usize) {
+    key_word_of_raw(cx, p, bits, read_raw(&cx.rt, buf, off, bits))
+}
+
+/// The key word of a primitive whose stored bits are `raw` (a `u64`, or a
+/// `u128` past 64 bits).
+fn key_word_of_raw(cx: &Ctx<'_>, p: Prim, bits: u32, raw: TokenStream) -> (TokenStream, usize) {
     let rt = &cx.rt;
-    let raw = read_raw(rt, buf, off, bits);
     let wide = bits > 64;
     let w = match p {
         Prim::I(_) if wide => {
@@ -38,6 +44,24 @@ fn key_word(cx: &Ctx<'_>, p: Prim, bits: u32, buf: &TokenStream, off: &TokenStre
         _ => raw,
     };
     (w, if wide { 16 } else { 8 })
+}
+
+/// The stored bits (`raw` as `read_raw` gives them) of the primitive value
+/// `v`, `bits` wide.
+fn raw_of_value(p: Prim, bits: u32, v: &TokenStream) -> TokenStream {
+    let raw = to_raw(p, v);
+    match bits {
+        128 => quote!((#raw as u128)),
+        64 => quote!((#raw as u64)),
+        b if b > 64 => {
+            let mask: u128 = (1u128 << b) - 1;
+            quote!(((#raw as u128) & #mask))
+        }
+        b => {
+            let mask: u64 = (1u64 << b) - 1;
+            quote!(((#raw as u64) & #mask))
+        }
+    }
 }
 
 /// `(word ^ inversion).to_be_bytes()[..]`: the part's canonical bytes.
@@ -132,8 +156,29 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
             w.finish();
         }
     };
+    let words = if static_fixed {
+        norm_word(cx, &parts, Source::Encoded).zip(norm_word(cx, &parts, Source::Value))
+    } else {
+        None
+    };
+    let norm_word = words.map(|(encoded, value)| {
+        quote! {
+            #[inline]
+            #[allow(unused_variables)]
+            fn normalized_key_word(encoded: &[u8]) -> u128 {
+                #encoded
+            }
+
+            #[inline]
+            fn normalized_key_word_of(&self) -> u128 {
+                #value
+            }
+        }
+    });
     quote! {
         type Key = (#(#key_tys,)*);
+
+        #norm_word
 
         #[inline]
         fn key(&self) -> Self::Key {
@@ -410,6 +455,95 @@ fn norm_fixed(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
         };
         #(#body)*
     }
+}
+
+/// Where `norm_word` reads key parts from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The encoded record `encoded`.
+    Encoded,
+    /// The fields of `self`.
+    Value,
+}
+
+/// The body of `normalized_key_word` (or, from `self`,
+/// `normalized_key_word_of`) for a fixed-width key of at most 16 bytes at
+/// literal offsets: each part's canonical bytes (the low bytes of its key
+/// word) shifted into place in one `u128`, with no byte buffer. `None` (the
+/// trait's default serves) for longer keys or arrays of non-literal length.
+fn norm_word(cx: &Ctx<'_>, parts: &[Part<'_, '_>], from: Source) -> Option<TokenStream> {
+    let e = quote!(encoded);
+    // `len` canonical bytes of `word` (`sz` bytes wide) at key byte `at`.
+    let place = |word: &TokenStream, sz: usize, len: usize, desc: bool, at: usize| -> Option<TokenStream> {
+        let shift = 128usize.checked_sub(8 * (at + len))?;
+        let mask: u128 = if len >= 16 { u128::MAX } else { (1u128 << (8 * len)) - 1 };
+        let word = if desc {
+            if sz == 16 { quote!(!(#word)) } else { quote!(!((#word) as u64)) }
+        } else {
+            quote!(#word)
+        };
+        Some(quote!((((#word) as u128) & #mask) << #shift))
+    };
+    let mut at = 0usize;
+    let mut terms = Vec::new();
+    for k in parts {
+        let p = k.p;
+        let (val_off, bits, f) = (&p.val_off, p.s.bits, p.ident());
+        // The key word of the part's primitive (element `i` of an array).
+        let word = |pr: Prim, i: Option<usize>| match (from, i) {
+            (Source::Encoded, None) => key_word(cx, pr, bits, &e, &quote!(#val_off)),
+            (Source::Encoded, Some(i)) => key_word(cx, pr, bits, &e, &quote!(#val_off + #i * #bits as usize)),
+            (Source::Value, i) => {
+                let zero = zero_of(pr);
+                let v = match (p.optional(), i) {
+                    (false, None) => quote!(self.#f),
+                    (true, None) => quote!(self.#f.unwrap_or(#zero)),
+                    (false, Some(i)) => quote!(self.#f[#i]),
+                    (true, Some(i)) => quote!(self.#f.as_ref().map_or(#zero, |a| a[#i])),
+                };
+                key_word_of_raw(cx, pr, bits, raw_of_value(pr, bits, &v))
+            }
+        };
+        let vo = at + usize::from(p.optional());
+        let (value, vlen) = match p.shape() {
+            Shape::Prim(pr) => {
+                let len = prim_key_len(*pr, bits);
+                let (w, sz) = word(*pr, None);
+                (place(&w, sz, len, k.desc, vo)?, len)
+            }
+            Shape::Array(pr, n) => {
+                let n = super::array_len(n)?;
+                let len = prim_key_len(*pr, bits);
+                let mut elems = Vec::new();
+                for i in 0..n {
+                    let (w, sz) = word(*pr, Some(i));
+                    elems.push(place(&w, sz, len, k.desc, vo + i * len)?);
+                }
+                (quote!(0u128 #(| #elems)*), n * len)
+            }
+            _ => return None,
+        };
+        if p.optional() {
+            let (m1, m0) = (marker(k, true), marker(k, false));
+            let shift = 128usize.checked_sub(8 * (at + 1))?;
+            let present = match from {
+                Source::Encoded => cx.present(p, &e),
+                Source::Value => quote!(self.#f.is_some()),
+            };
+            terms.push(quote!(if #present {
+                ((#m1 as u128) << #shift) | #value
+            } else {
+                (#m0 as u128) << #shift
+            }));
+        } else {
+            terms.push(value);
+        }
+        at = vo + vlen;
+    }
+    if at > 16 {
+        return None;
+    }
+    Some(quote!(0u128 #(| (#terms))*))
 }
 
 /// The canonical key written through a truncating cursor `w`, part by part,
