@@ -650,3 +650,52 @@ fn spilling_clusters_nested_at_every_bit() {
     let out = sort_keys::<Fixed>(&deep(400_000, 71), LARGE, PAGE, SorterConfig::new());
     assert!(out.runs >= 2, "{out:?}");
 }
+
+/// `{ key: u64 (key), small: u8 in 4 bits, seq: u32 }`: values of `small`
+/// from 16 up fail to encode.
+#[derive(segrec_macros::SegmentRecord, Debug, Clone, PartialEq)]
+#[segment(crate = "segrec_core")]
+struct Narrow {
+    #[segment(key)]
+    key: u64,
+    #[segment(bits = 4)]
+    small: u8,
+    seq: u32,
+}
+
+#[test]
+fn records_that_fail_to_encode_are_refused_and_lose_nothing_else() {
+    // Large mode in memory (top buckets, refusals at every block offset) and
+    // a small budget that spills.
+    for (budget, page) in [(EIGHT, PAGE), (256 << 10, PAGE)] {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = common::manager(budget, page, dir.path());
+        let mut rng = Rng::new(budget as u64);
+        let mut kept = Vec::new();
+        {
+            let mut sorter = Sorter::<Narrow>::new(&memory).unwrap();
+            for seq in 0..120_000u32 {
+                let r = Narrow { key: rng.below(1 << 40), small: rng.below(19) as u8, seq };
+                match sorter.push(&r) {
+                    Ok(()) => kept.push(r),
+                    Err(SortError::Encode(_)) => assert!(r.small >= 16, "{r:?} refused"),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(sorter.len(), kept.len() as u64);
+            let spilled = sorter.spilled_runs() > 0;
+            assert_eq!(spilled, budget < EIGHT, "budget {budget}: spilled {spilled}");
+            let mut stream = sorter.finish().unwrap();
+            kept.sort_by_key(|r| r.key);
+            for (i, want) in kept.iter().enumerate() {
+                let got = stream.next().unwrap().unwrap();
+                assert_eq!(&got, want, "record {i} of {}", kept.len());
+            }
+            assert!(stream.next().is_none());
+        }
+        assert!(kept.len() > 90_000 && kept.len() < 120_000);
+        assert_eq!(memory.stats().in_use, 0);
+        assert!(memory.stats().peak <= budget);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -101,7 +101,8 @@ pub struct Sorter<T: SegmentRecord> {
     /// budgets, its write-behind pages) are always available.
     spare: Vec<Page>,
     runs: Vec<SpillFile>,
-    records: u64,
+    /// Records written to `runs` (the buffer counts its own).
+    spilled: u64,
     /// The largest record pushed, in bytes.
     max_record: usize,
     /// Where run files go.
@@ -112,7 +113,7 @@ impl<T: SegmentRecord> fmt::Debug for Sorter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sorter")
             .field("reservation", &self.reservation)
-            .field("records", &self.records)
+            .field("records", &self.len())
             .field("in_memory", &self.buffer.len())
             .field("runs", &self.runs.len())
             .finish()
@@ -151,7 +152,7 @@ impl<T: SegmentRecord> Sorter<T> {
             config,
             spare,
             runs: Vec::new(),
-            records: 0,
+            spilled: 0,
             max_record: T::ENCODED_SIZE.unwrap_or(0),
         })
     }
@@ -159,13 +160,13 @@ impl<T: SegmentRecord> Sorter<T> {
     /// Records pushed so far.
     #[must_use]
     pub fn len(&self) -> u64 {
-        self.records
+        self.spilled + self.buffer.len() as u64
     }
 
     /// Whether nothing was pushed.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.records == 0
+        self.len() == 0
     }
 
     /// Runs spilled to disk so far.
@@ -189,12 +190,24 @@ impl<T: SegmentRecord> Sorter<T> {
     /// buffer, [`SortError::Spill`] when spilling fails. After an error the
     /// record was not added but every earlier one is still held: the push
     /// may be retried (for example once the spill directory is writable).
+    #[inline]
     pub fn push(&mut self, record: &T) -> Result<(), SortError> {
         let len = record.encoded_len();
-        self.push_with(len, |out| {
+        let fill = |out: &mut [u8]| {
             record.encode(out)?;
             Ok(())
-        })
+        };
+        if let Buffer::Fixed(buffer) = &mut self.buffer {
+            // Placed by the key of its fields, encoded where it belongs.
+            return match buffer.try_push_value(record)? {
+                Pushed::Done => {
+                    self.pushed(len);
+                    Ok(())
+                }
+                Pushed::Full => self.push_after_full(len, &fill),
+            };
+        }
+        self.push_with(len, fill)
     }
 
     /// Appends the bytes of one encoded record.
@@ -250,7 +263,6 @@ impl<T: SegmentRecord> Sorter<T> {
 
     #[inline(always)]
     fn pushed(&mut self, len: usize) {
-        self.records += 1;
         if T::ENCODED_SIZE.is_none() {
             self.max_record = self.max_record.max(len);
         }
@@ -306,6 +318,7 @@ impl<T: SegmentRecord> Sorter<T> {
         };
         match run {
             Ok(run) => {
+                self.spilled += self.buffer.len() as u64;
                 self.buffer.clear();
                 self.runs.push(run);
                 refill(self);
@@ -331,7 +344,7 @@ impl<T: SegmentRecord> Sorter<T> {
     /// [`SortError::BudgetTooSmall`] when the budget cannot hold a two-way
     /// merge.
     pub fn finish(mut self) -> Result<SortedStream<T>, SortError> {
-        let records = self.records;
+        let records = self.len();
         if self.runs.is_empty() {
             self.buffer.sort()?;
             let source = match self.buffer {

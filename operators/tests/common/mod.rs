@@ -90,7 +90,8 @@ pub struct Outcome {
     pub in_memory: bool,
 }
 
-/// Sorts `records` with `config` in a fresh manager and checks, against
+/// Sorts `records` with `config` in a fresh manager (pushed by value and as
+/// encoded bytes, in turns) and checks, against
 /// `slice::sort_by` with `oracle`: the output element by element (through
 /// `next_ref` or the iterator), peak <= budget, nothing left in use or on
 /// disk.
@@ -109,8 +110,17 @@ where
     let memory = manager(budget, page, dir.path());
     let outcome = {
         let mut sorter = Sorter::<T>::with_config(&memory, config)?;
-        for r in records {
-            sorter.push(r)?;
+        // Stretches of `push` (placed by the fields' key) and `push_encoded`
+        // (by the bytes' key) take both ways in, and every switch between them.
+        let mut bytes = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            if (i / 700) % 3 == 2 {
+                bytes.resize(r.encoded_len(), 0);
+                r.encode(&mut bytes).unwrap();
+                sorter.push_encoded(&bytes)?;
+            } else {
+                sorter.push(r)?;
+            }
         }
         let runs = sorter.spilled_runs();
         let mut stream = sorter.finish()?;

@@ -211,6 +211,23 @@ impl Blocks {
         prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
     }
 
+    /// Lets `fill` write `len` bytes at `pos` (within one block) and
+    /// prefetches the line `ahead` bytes further on for writing next.
+    #[inline(always)]
+    pub(crate) fn write_with<R>(
+        &mut self,
+        pos: usize,
+        len: usize,
+        ahead: usize,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
+        let off = pos & ((1 << self.page_shift) - 1);
+        let page = self.pages[pos >> self.page_shift].as_mut_slice();
+        let r = fill(&mut page[off..off + len]);
+        prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
+        r
+    }
+
     /// Moves `len` bytes from `from` to `to` within one block (they may
     /// overlap).
     #[inline]

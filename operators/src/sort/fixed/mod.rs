@@ -88,18 +88,24 @@ pub(crate) struct FixedBuffer<T> {
     top_bits: u32,
     /// Entries after which the top digit is chosen (`usize::MAX`: chosen).
     sample: usize,
-    /// Pushes below this count take the fast path (see `try_push`).
+    /// Pushes below this count take the fast path (see `try_push`, and
+    /// `try_push_value` for `check_value`).
     check_at: usize,
+    check_value: usize,
     len: usize,
     /// Whether `pending` holds the last pushed record, not placed yet.
     has_pending: bool,
     /// The last pushed record (its first `REC` bytes), placed one push later:
     /// reading its key right away would stall on store forwarding.
     pending: [u8; MAX_ENTRY],
-    /// The first key pushed, and the OR of every key XOR it: the bits all
-    /// keys share are `diff`'s leading zeros.
+    /// The first key pushed, and the OR of every key XOR it that differs
+    /// from it in `above` (all bits while sampling, the bits above the top
+    /// digit after): the bits all keys share are `diff`'s leading zeros as
+    /// far as `sort` needs to know. Testing `above` first keeps a store off
+    /// the common push.
     first: u128,
     diff: u128,
+    above: u128,
     /// Free blocks pushing leaves for sorting: the last pushed record's,
     /// and those the splits of clustered buckets start their sub-chains in.
     keep: usize,
@@ -203,11 +209,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             top_bits,
             sample: if top_bits == 0 { usize::MAX } else { cache_cap },
             check_at: 0,
+            check_value: 0,
             len: 0,
             has_pending: false,
             pending: [0; MAX_ENTRY],
             first: 0,
             diff: 0,
+            above: u128::MAX,
             keep,
             cache_cap,
             max_len,
@@ -237,27 +245,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.len
     }
 
-    /// The key of an entry (its first 16 bytes), big-endian and
-    /// left-aligned, bits past the key zero. Keys of up to 8 bytes are read
-    /// as one `u64` (so digits of them are `u64` shifts).
+    /// The key of an entry, big-endian and left-aligned, bits past the key
+    /// zero (computed in registers by the derive). Keys of up to 8 bytes
+    /// sit in the top `u64`, so digits of them are `u64` shifts.
     #[inline(always)]
     fn key_of(bytes: &[u8]) -> u128 {
-        let mut w = [0u8; 16];
-        T::write_normalized_key(&bytes[..Self::REC], &mut w[..Self::KEY]);
-        if Self::KEY <= 8 {
-            let mut h = [0u8; 8];
-            h.copy_from_slice(&w[..8]);
-            return Self::key_from_u64(u64::from_be_bytes(h));
-        }
-        u128::from_be_bytes(w)
-    }
-
-    /// The key of up to 8 bytes whose big-endian bytes (and whatever
-    /// follows them) are `h`.
-    #[inline(always)]
-    fn key_from_u64(h: u64) -> u128 {
-        let h = if Self::KEY >= 8 { h } else { h & !(u64::MAX >> Self::KEY_BITS) };
-        u128::from(h) << 64
+        T::normalized_key_word(&bytes[..Self::REC])
     }
 
     /// `d` (at least 1) bits of key `k` from key bit `bit`.
@@ -296,6 +289,76 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.fill_pending(fill)
     }
 
+    /// Appends `record`, encoded straight into its bucket: its key comes
+    /// from its fields (see [`SegmentRecord::normalized_key_word_of`]), so
+    /// nothing is read back from bytes just written.
+    #[inline]
+    pub(crate) fn try_push_value(&mut self, record: &T) -> Result<Pushed, SortError> {
+        // As in `try_push`, one compare stands for every rare case (a
+        // pending record among them).
+        if self.len >= self.check_value {
+            return self.checkpoint_value(record);
+        }
+        self.place_value(record)
+    }
+
+    /// Places and encodes `record` in its bucket, leaving `keep` blocks free.
+    #[inline(always)]
+    fn place_value(&mut self, record: &T) -> Result<Pushed, SortError> {
+        let k = record.normalized_key_word_of();
+        let b = self.bucket(k);
+        let mut pos = self.cursor[b];
+        if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
+            match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], self.keep)? {
+                Some(p) => pos = p,
+                None => return Ok(Pushed::Full),
+            }
+        }
+        // A failed encode leaves the cursor (and any new block, empty) as it
+        // was: nothing is placed.
+        self.blocks.write_with(pos, Self::REC, WRITE_AHEAD, |out| record.encode(out))?;
+        self.cursor[b] = pos + Self::ENTRY;
+        self.note_key(k);
+        self.len += 1;
+        Ok(Pushed::Done)
+    }
+
+    /// Notes the bits in which key `k` differs from the first one, when
+    /// `sort` needs them.
+    #[inline(always)]
+    fn note_key(&mut self, k: u128) {
+        let x = k ^ self.first;
+        if x & self.above != 0 {
+            self.diff |= x;
+        }
+    }
+
+    /// `try_push_value` for the rare cases `check_value` stands for.
+    #[cold]
+    #[inline(never)]
+    fn checkpoint_value(&mut self, record: &T) -> Result<Pushed, SortError> {
+        if self.draining {
+            self.restore();
+        }
+        if self.len >= self.max_len || (self.len == 0 && !self.start()?) {
+            return Ok(Pushed::Full);
+        }
+        if self.len >= self.sample {
+            self.choose_top_digit()?;
+        }
+        // An encoded push came just before: it is placed first.
+        if self.has_pending && !self.place_pending(self.keep)? {
+            self.update_check();
+            return Ok(Pushed::Full);
+        }
+        if self.len == 0 {
+            self.first = record.normalized_key_word_of();
+        }
+        let pushed = self.place_value(record);
+        self.update_check();
+        pushed
+    }
+
     /// Encodes the record into the pending slot.
     #[inline(always)]
     fn fill_pending(
@@ -305,6 +368,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if let Err(e) = fill(&mut self.pending[..Self::REC]) {
             // Nothing is pending now: the next push takes the slow path.
             self.check_at = 0;
+            self.check_value = 0;
             return Err(e);
         }
         self.has_pending = true;
@@ -348,7 +412,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// The next push count `try_push` must stop at.
     fn update_check(&mut self) {
-        self.check_at = if self.has_pending && !self.draining { self.max_len.min(self.sample) } else { 0 };
+        let at = if self.draining { 0 } else { self.max_len.min(self.sample) };
+        (self.check_at, self.check_value) = if self.has_pending { (at, 0) } else { (0, at) };
     }
 
     /// Before the first entry: charges the sort's vectors and takes the
@@ -381,7 +446,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.blocks.write(pos, &self.pending[..Self::REC], WRITE_AHEAD);
         self.cursor[b] = pos + Self::ENTRY;
-        self.diff |= k ^ self.first;
+        self.note_key(k);
         self.has_pending = false;
         Ok(true)
     }
@@ -453,6 +518,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.chains = chains;
         self.bit = bit;
         self.digit = d;
+        // From here `sort` only asks whether a key differs above the digit.
+        self.above = !(u128::MAX >> bit);
         Ok(())
     }
 
@@ -520,6 +587,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.count = 0;
         self.draining = true;
         self.check_at = 0;
+        self.check_value = 0;
         Ok(())
     }
 
@@ -577,6 +645,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.len = 0;
         self.has_pending = false;
         self.diff = 0;
+        self.above = u128::MAX;
         self.first = 0;
         self.draining = false;
         self.stack.clear();
@@ -591,6 +660,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.chains = vec![Chain::EMPTY];
         self.sample = if self.top_bits == 0 { usize::MAX } else { self.cache_cap };
         self.check_at = 0;
+        self.check_value = 0;
     }
 }
 
