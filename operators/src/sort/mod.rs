@@ -190,24 +190,35 @@ impl<T: SegmentRecord> Sorter<T> {
     /// buffer, [`SortError::Spill`] when spilling fails. After an error the
     /// record was not added but every earlier one is still held: the push
     /// may be retried (for example once the spill directory is writable).
-    #[inline]
+    // Always inlined: the fixed path's push is a few dozen instructions,
+    // and a call per record would cost a good part of them.
+    #[inline(always)]
     pub fn push(&mut self, record: &T) -> Result<(), SortError> {
-        let len = record.encoded_len();
-        let fill = |out: &mut [u8]| {
-            record.encode(out)?;
-            Ok(())
-        };
         if let Buffer::Fixed(buffer) = &mut self.buffer {
             // Placed by the key of its fields, encoded where it belongs.
             return match buffer.try_push_value(record)? {
-                Pushed::Done => {
-                    self.pushed(len);
-                    Ok(())
-                }
-                Pushed::Full => self.push_after_full(len, &fill),
+                Pushed::Done => Ok(()),
+                Pushed::Full => self.push_value_after_full(record),
             };
         }
-        self.push_with(len, fill)
+        self.push_indexed(record)
+    }
+
+    #[inline]
+    fn push_indexed(&mut self, record: &T) -> Result<(), SortError> {
+        self.push_with(record.encoded_len(), |out| {
+            record.encode(out)?;
+            Ok(())
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_value_after_full(&mut self, record: &T) -> Result<(), SortError> {
+        self.push_after_full(record.encoded_len(), &|out: &mut [u8]| {
+            record.encode(out)?;
+            Ok(())
+        })
     }
 
     /// Appends the bytes of one encoded record.

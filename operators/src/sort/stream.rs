@@ -70,6 +70,7 @@ impl<T: SegmentRecord> SortedStream<T> {
     /// [`SortError::Spill`] when a run file fails to read back (damaged,
     /// truncated, removed), [`SortError::Memory`] when a merge buffer is
     /// refused.
+    #[inline(always)]
     pub fn next_encoded(&mut self) -> Result<Option<&[u8]>, SortError> {
         let bytes = match &mut self.source {
             Source::Memory { pages, index, page_size, pos, scratch } => {
@@ -102,6 +103,7 @@ impl<T: SegmentRecord> SortedStream<T> {
     ///
     /// As [`next_encoded`](Self::next_encoded), and [`SortError::Decode`]
     /// when the record's bytes do not validate.
+    #[inline(always)]
     pub fn next_ref(&mut self) -> Result<Option<T::Ref<'_>>, SortError> {
         match self.next_encoded()? {
             Some(bytes) => Ok(Some(T::view(bytes)?)),
