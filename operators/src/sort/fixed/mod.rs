@@ -267,7 +267,15 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// The bucket of key `k` under the current digit.
     #[inline(always)]
     fn bucket(&self, k: u128) -> usize {
-        if self.digit == 0 { 0 } else { Self::digit_of(k, self.bit, self.digit) }
+        // Without a branch for the one bucket: shifting right by one first
+        // keeps the second shift below the width, and leaves no bits when
+        // `digit` is 0.
+        let (bit, d) = (self.bit, self.digit);
+        if Self::KEY <= 8 {
+            ((((k >> 64) as u64) << bit >> 1) >> (63 - d)) as usize
+        } else {
+            (((k << bit) >> 1) >> (127 - d)) as usize
+        }
     }
 
     /// Appends one record, encoded by `fill` into its entry.
@@ -328,7 +336,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     #[inline(always)]
     fn note_key(&mut self, k: u128) {
         let x = k ^ self.first;
-        if x & self.above != 0 {
+        // Keys of up to 8 bytes have no bits in the low half.
+        let differs = if Self::KEY <= 8 {
+            (x >> 64) as u64 & (self.above >> 64) as u64 != 0
+        } else {
+            x & self.above != 0
+        };
+        if differs {
             self.diff |= x;
         }
     }

@@ -7,7 +7,7 @@ use segrec_core::{MemoryError, SegmentRecord};
 use super::blocks::{BLOCK, Blocks, Chain, NONE};
 use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD};
 use crate::sort::SortError;
-use crate::sort::insertion::insertion_sort;
+use crate::sort::insertion::insertion_sort_noting;
 use crate::sort::prefetch::prefetch_ptr;
 
 /// Widest digit of the in-cache pass.
@@ -315,16 +315,21 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // are ordered by their full keys afterwards.
         let exact = Self::KEY_BITS - bit + self.ref_bits <= 64;
         self.narrow = exact || Self::KEY <= 8;
-        if self.narrow {
+        if self.narrow && !exact {
+            // Ties of the kept bits are rare: the insertion pass notes them.
             let mut slots = core::mem::take(&mut self.slots);
-            self.place(bit, d, largest, &mut counts, &mut slots);
-            if !exact {
+            let shift = self.ref_bits;
+            if self.place(bit, d, largest, &mut counts, &mut slots, |a, b| a >> shift == b >> shift) {
                 self.order_cut_ties(&mut slots);
             }
             self.slots = slots;
+        } else if self.narrow {
+            let mut slots = core::mem::take(&mut self.slots);
+            self.place(bit, d, largest, &mut counts, &mut slots, |_, _| false);
+            self.slots = slots;
         } else {
             let mut slots = core::mem::take(&mut self.wide);
-            self.place(bit, d, largest, &mut counts, &mut slots);
+            self.place(bit, d, largest, &mut counts, &mut slots, |_, _| false);
             self.wide = slots;
         }
         self.counts = counts;
@@ -374,8 +379,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     }
 
     /// The slot pass of `sort_in_cache` (with slots of type `S`), then the
-    /// sub-bucket sorts; `counts` holds the sub-buckets' starts.
-    fn place<S: Slot>(&mut self, bit: u32, d: u32, largest: usize, counts: &mut [u32], slots: &mut Vec<S>) {
+    /// sub-bucket sorts; `counts` holds the sub-buckets' starts. Whether any
+    /// two slots that end up next to each other are `same`.
+    fn place<S: Slot>(
+        &mut self,
+        bit: u32,
+        d: u32,
+        largest: usize,
+        counts: &mut [u32],
+        slots: &mut Vec<S>,
+        same: impl Fn(S, S) -> bool,
+    ) -> bool {
         let n = self.count;
         slots.clear();
         slots.resize(n, S::default());
@@ -401,7 +415,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 from = end as usize;
             }
         }
-        insertion_sort(slots);
+        insertion_sort_noting(slots, same)
     }
 }
 
