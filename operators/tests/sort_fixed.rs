@@ -647,7 +647,7 @@ fn reading_clusters_nested_at_every_bit_from_a_full_budget() {
 
 #[test]
 fn spilling_clusters_nested_at_every_bit() {
-    let out = sort_keys::<Fixed>(&deep(400_000, 71), LARGE, PAGE, SorterConfig::new());
+    let out = sort_keys::<Fixed>(&deep(560_000, 71), LARGE, PAGE, SorterConfig::new());
     assert!(out.runs >= 2, "{out:?}");
 }
 

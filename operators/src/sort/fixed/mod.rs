@@ -165,6 +165,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// The "shared bits" a piece of a chain of equal keys is stacked with:
     /// past the key, so it is read in order and never packed.
     const PIECE: u32 = Self::KEY_BITS + 1;
+    /// Most bytes the in-cache sort's vectors take per entry of its
+    /// capacity: an 8-byte slot, a 16-byte one for keys longer than 8 bytes
+    /// (whose slots may not fit 8 bytes), and its counts (up to 8 per
+    /// entry, see `charge`).
+    const SORT_COST: usize = 8 + if Self::KEY > 8 { 16 } else { 0 } + 32;
     /// Entries per block: a cursor stays inside its block even when the
     /// block is full (so one block past a multiple of the entry size is
     /// left unused).
@@ -190,11 +195,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             top_bits = usize::BITS - 1 - buckets.leading_zeros();
         } else {
             // A small budget holds one chain, sorted in cache: its entries
-            // and their slots share what the sorter's spill page leaves
-            // (slots and counts cost up to 40 bytes per entry).
+            // and their slots and counts share what the sorter's spill page
+            // leaves.
             let page_blocks = reservation.page_size() / BLOCK;
             let left = budget_blocks.saturating_sub(2 * page_blocks);
-            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + 40)).clamp(1, MAX_CACHE_BLOCKS);
+            cache_blocks = (left * Self::ENTRY / (Self::ENTRY + Self::SORT_COST)).clamp(1, MAX_CACHE_BLOCKS);
             keep = 1;
             max_len = cache_blocks * Self::PER_BLOCK;
             top_bits = 0;
@@ -638,17 +643,19 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// of both widths, counts, the block list) and charges them to the
     /// reservation, once: reading allocates nothing per chain.
     fn charge(&mut self) -> Result<(), MemoryError> {
-        let counts = (2 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
+        // The in-cache digit has up to `log2(len) + 2` bits.
+        let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
         // A chain of `cache_cap` entries spans its full blocks plus, when
         // the buckets were linked into one (sorted input, a restore), one
         // partly filled block per bucket.
         let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
-        let bytes = self.cache_cap * (8 + 16) + counts * 4 + list * 4;
+        let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
+        let bytes = self.cache_cap * 8 + wide * 16 + counts * 4 + list * 4;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
         self.counts = vec![0; counts];
         self.slots = Vec::with_capacity(self.cache_cap);
-        self.wide = Vec::with_capacity(self.cache_cap);
+        self.wide = Vec::with_capacity(wide);
         self.list = Vec::with_capacity(list);
         Ok(())
     }

@@ -11,7 +11,7 @@ use crate::sort::insertion::insertion_sort_noting;
 use crate::sort::prefetch::prefetch_ptr;
 
 /// Widest digit of the in-cache pass.
-pub(super) const MAX_CACHE_DIGIT: u32 = 13;
+pub(super) const MAX_CACHE_DIGIT: u32 = 14;
 /// Sub-buckets up to this size finish by insertion sort.
 const INSERTION_MAX: usize = 24;
 /// Bits of a slot's reference holding the entry's index in its block
@@ -270,7 +270,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.identity(n);
                 return;
             }
-            d = (usize::BITS - n.leading_zeros()).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
+            // About four sub-buckets per entry: most hold one or none, so
+            // the insertion pass rarely moves a slot.
+            d = (usize::BITS - n.leading_zeros() + 1).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
             let c = &mut counts[..1 << d];
             c.fill(0);
             // While counting, bring in the chain sorted next (written long
