@@ -42,7 +42,7 @@ impl<T: SegmentRecord> fmt::Debug for SortedStream<T> {
             Source::Memory { .. } | Source::Fixed(_) => "memory",
             Source::Merge(_) => "merge",
         };
-        f.debug_struct("SortedStream").field("from", &from).field("remaining", &self.remaining).finish()
+        f.debug_struct("SortedStream").field("from", &from).field("remaining", &self.remaining()).finish()
     }
 }
 
@@ -54,7 +54,10 @@ impl<T: SegmentRecord> SortedStream<T> {
     /// Records not yet read.
     #[must_use]
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        match &self.source {
+            Source::Fixed(f) => f.remaining() as u64,
+            _ => self.remaining,
+        }
     }
 
     /// Whether the stream is served from memory (nothing spilled).
@@ -84,10 +87,8 @@ impl<T: SegmentRecord> SortedStream<T> {
                 *pos += 1;
                 record_bytes::<T>(pages, *page_size, pointer(e), scratch)
             }
-            Source::Fixed(f) => match f.next_record()? {
-                Some(b) => b,
-                None => return Ok(None),
-            },
+            // Counts what it served itself: one store less per record.
+            Source::Fixed(f) => return f.next_record(),
             Source::Merge(m) => match m.next()? {
                 Some(b) => b,
                 None => return Ok(None),
@@ -124,7 +125,7 @@ impl<T: SegmentRecord> Iterator for SortedStream<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        let n = usize::try_from(self.remaining()).unwrap_or(usize::MAX);
         (n, Some(n))
     }
 }

@@ -126,9 +126,12 @@ where
         let mut stream = sorter.finish()?;
         let in_memory = stream.is_in_memory();
         let mut out = Vec::with_capacity(records.len());
+        assert_eq!(stream.remaining(), records.len() as u64, "remaining before reading");
         if by_ref {
-            while let Some(r) = stream.next_ref()? {
-                out.push(RecordRef::to_owned(&r));
+            loop {
+                let Some(r) = stream.next_ref()?.map(|r| RecordRef::to_owned(&r)) else { break };
+                out.push(r);
+                assert_eq!(stream.remaining(), (records.len() - out.len()) as u64, "remaining");
             }
         } else {
             for r in stream.by_ref() {

@@ -131,11 +131,14 @@ pub(crate) struct FixedBuffer<T> {
     /// the next one last.
     stack: Vec<(Chain, u32)>,
     /// The chain being read: its sorted slots are in `slots` (or `wide`
-    /// when `narrow` is false), `at` of `count` read so far.
+    /// when `narrow` is false), `at` of `count` read so far. `slots` holds
+    /// `count` slots or none, so its length bounds reading.
     current: Chain,
     narrow: bool,
     at: usize,
     count: usize,
+    /// Entries of the chains read before the current one.
+    served: usize,
     /// Bits of a slot's reference, and their mask.
     ref_bits: u32,
     ref_mask: usize,
@@ -236,6 +239,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             narrow: true,
             at: 0,
             count: 0,
+            served: 0,
             ref_bits: 0,
             ref_mask: 0,
             read: Vec::new(),
@@ -573,6 +577,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.digit = 0;
         self.at = 0;
         self.count = 0;
+        self.served = 0;
+        self.slots.clear();
         self.draining = false;
     }
 
@@ -604,6 +610,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.current = Chain::EMPTY;
         self.at = 0;
         self.count = 0;
+        self.served = 0;
+        self.slots.clear();
         self.draining = true;
         self.check_at = 0;
         self.check_value = 0;
@@ -619,12 +627,32 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     #[inline]
     pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>, SortError> {
         debug_assert!(self.draining);
+        if Self::KEY <= 8 {
+            // One check for both the chain's end and the slot's index.
+            let slot = match self.slots.get(self.at) {
+                Some(&slot) => slot,
+                _ => {
+                    if !self.next_chain()? {
+                        return Ok(None);
+                    }
+                    self.slots[0]
+                }
+            };
+            self.at += 1;
+            let pos = self.entry_at(sort::Slot::reference(slot, self.ref_mask));
+            return Ok(Some(self.blocks.bytes(pos, Self::REC)));
+        }
         if self.at == self.count && !self.next_chain()? {
             return Ok(None);
         }
         let pos = self.position(self.at);
         self.at += 1;
         Ok(Some(self.blocks.bytes(pos, Self::REC)))
+    }
+
+    /// Records not read yet (once reading in order).
+    pub(crate) fn remaining(&self) -> usize {
+        self.len - self.served - self.at
     }
 
     /// Where the entry of the current chain's slot `i` is.
@@ -675,6 +703,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.current = Chain::EMPTY;
         self.at = 0;
         self.count = 0;
+        self.served = 0;
+        self.slots.clear();
         self.bit = 0;
         self.digit = 0;
         self.cursor = vec![FULL];

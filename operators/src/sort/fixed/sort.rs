@@ -109,8 +109,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 self.retire(done);
             }
         }
+        self.served += self.count;
         self.at = 0;
         self.count = 0;
+        self.slots.clear();
         while let Some((chain, bit)) = self.stack.pop() {
             if chain.len <= self.cache_cap {
                 self.ahead = self.stack.last().map_or(NONE, |(c, _)| c.head);
