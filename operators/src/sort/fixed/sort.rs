@@ -38,7 +38,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             let fill = self.blocks.fill(b);
             let next = self.blocks.next(b);
             let mut from = Blocks::start(b);
+            // The next block is somewhere else in memory, where the hardware
+            // prefetcher does not look: bring it in alongside this one.
+            let mut ahead = if next == NONE { 0 } else { self.blocks.hint(Blocks::start(next)).addr() };
             for _ in 0..fill {
+                prefetch_ptr(core::ptr::without_provenance(ahead));
+                ahead += Self::ENTRY;
                 let k = Self::key_of(self.blocks.bytes(from, Self::ENTRY));
                 let t = Self::digit_of(k, bit, d);
                 let Some(to) = Self::room(&mut self.blocks, &mut cursor[t], &mut chains[t], 0)? else {
