@@ -49,6 +49,7 @@ use crate::view::ByteSink;
 
 mod read_ahead;
 mod reader;
+mod reaper;
 mod write_behind;
 
 pub use read_ahead::ReadAhead;
@@ -439,9 +440,10 @@ impl SpillWriter {
             Output::Behind(behind) => behind.finish()?,
         };
         file.flush().map_err(io_error(&self.path, None))?;
+        reaper::start();
         Ok(SpillFile {
             inner: Arc::new(SpillFileInner {
-                path: self.path,
+                path: Some(self.path),
                 frames: self.frames,
                 bytes: self.bytes,
                 page_size: self.staging.size(),
@@ -483,14 +485,29 @@ impl ByteSink for SpillWriter {
 }
 
 struct SpillFileInner {
-    path: TempPath,
+    /// Taken out only in `drop`.
+    path: Option<TempPath>,
     frames: u64,
     bytes: u64,
     page_size: usize,
 }
 
+impl Drop for SpillFileInner {
+    fn drop(&mut self) {
+        let Some(path) = self.path.take() else { return };
+        // Held open across the unlink, which then only removes the name;
+        // the blocks are freed at the last close, on the reaper's thread.
+        let held = File::open(&path).ok();
+        drop(path);
+        if let Some(file) = held {
+            reaper::close(file);
+        }
+    }
+}
+
 /// A finished spill file. Clones share the file, which is removed when the
-/// last clone and the last reader drop.
+/// last clone and the last reader drop: its name at once, its blocks by a
+/// background thread (freeing them takes milliseconds for large files).
 #[derive(Clone)]
 pub struct SpillFile {
     inner: Arc<SpillFileInner>,
@@ -510,7 +527,7 @@ impl SpillFile {
     /// The file's path.
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.inner.path.as_deref().unwrap_or(Path::new(""))
     }
 
     /// Payload bytes in the file.

@@ -213,7 +213,10 @@ fn serve(inbox: &Receiver<Request>) {
                 let _ = open.replies.send(Reply { page, result });
             }
             Request::Close { id } => {
-                files.remove(&id);
+                // Possibly the file's last handle, after its name is gone.
+                if let Some(open) = files.remove(&id) {
+                    super::reaper::close(open.file);
+                }
             }
         }
     }

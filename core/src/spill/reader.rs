@@ -33,8 +33,10 @@ enum Input {
 
 /// Reads a spill file back, frame by frame, checking every frame.
 pub struct SpillReader {
-    file: SpillFile,
+    /// Before `file`: the handle closes while the file still has its name,
+    /// which costs nothing (see `reaper`).
     input: Input,
+    file: SpillFile,
     _grown: GrownBytes,
     page: Page,
     fill: usize,
