@@ -50,6 +50,12 @@ impl<T: SegmentRecord> KeyCodec<T> {
         if n == 0 {
             return 0;
         }
+        if n <= 16 {
+            // In registers (see `SegmentRecord::normalized_key_word`): a
+            // key written to a buffer and read back as one word would wait
+            // on store forwarding.
+            return T::normalized_key_word(encoded) & !(u128::MAX >> (8 * self.prefix_len));
+        }
         let mut w = [0u8; 16];
         if n <= 12 {
             T::write_normalized_key(encoded, &mut w[..n]);
