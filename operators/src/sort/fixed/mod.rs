@@ -623,8 +623,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.release_read = true;
     }
 
-    /// The next record's bytes in key order (`sort` first).
-    #[inline]
+    /// The next record's bytes in key order (`sort` first). Always inlined:
+    /// the stream's read loop is this and the caller's own work.
+    #[inline(always)]
     pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>, SortError> {
         debug_assert!(self.draining);
         if Self::KEY <= 8 {
