@@ -461,14 +461,27 @@ impl ByteSink for SpillWriter {
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        // The common case, kept small enough to inline into record loops:
-        // the bytes fit the staging page.
+        // The common case, inlined into record loops: the bytes fit the
+        // staging page.
         let at = self.fill;
         if len <= self.staging.size() - at {
             fill(&mut self.staging.as_mut_slice()[at..at + len])?;
             self.fill += len;
             return Ok(());
         }
+        self.write_with_cold(len, fill)
+    }
+}
+
+impl SpillWriter {
+    /// `write_with` when the staging page is full (or the bytes exceed it).
+    #[cold]
+    #[inline(never)]
+    fn write_with_cold<E: From<SpillError>>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         if len <= self.staging.size() {
             self.flush_staging()?;
             fill(&mut self.staging.as_mut_slice()[..len])?;
