@@ -229,6 +229,31 @@ impl ByteSource for SpillReader {
 
     #[inline]
     fn read_bytes(&mut self, len: usize) -> Result<&[u8], SpillError> {
+        // The common case, inlined into record loops: the bytes are in the
+        // current page.
+        if self.pos < self.fill && self.pos + len <= self.fill {
+            let at = self.pos;
+            self.pos += len;
+            return Ok(&self.page.as_slice()[at..at + len]);
+        }
+        self.read_bytes_cold(len)
+    }
+
+    #[inline]
+    fn is_at_end(&mut self) -> Result<bool, SpillError> {
+        if self.pos < self.fill {
+            return Ok(false);
+        }
+        self.is_at_end_slow()
+    }
+}
+
+impl SpillReader {
+    /// `read_bytes` at a page's end: the next frame, or bytes straddling
+    /// frames gathered in the scratch buffer.
+    #[cold]
+    #[inline(never)]
+    fn read_bytes_cold(&mut self, len: usize) -> Result<&[u8], SpillError> {
         if self.pos == self.fill && len > 0 && !self.load_frame()? {
             return Err(SpillError::UnexpectedEnd { path: self.file.path().to_path_buf(), requested: len });
         }
@@ -257,16 +282,6 @@ impl ByteSource for SpillReader {
         Ok(&self.scratch)
     }
 
-    #[inline]
-    fn is_at_end(&mut self) -> Result<bool, SpillError> {
-        if self.pos < self.fill {
-            return Ok(false);
-        }
-        self.is_at_end_slow()
-    }
-}
-
-impl SpillReader {
     /// [`is_at_end`](ByteSource::is_at_end) once the page buffer is used
     /// up: loads frames until one has bytes or the file ends.
     #[inline(never)]

@@ -147,6 +147,7 @@ impl<T: SegmentRecord> RunCursor<T> {
     }
 
     /// Moves to the next record; `done` after the last.
+    #[inline]
     pub(crate) fn advance(&mut self, keys: &mut KeyCodec<T>) -> Result<(), SortError> {
         match frame::read_record::<T, _>(&mut self.reader)? {
             None => {
