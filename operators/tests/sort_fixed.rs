@@ -699,3 +699,74 @@ fn records_that_fail_to_encode_are_refused_and_lose_nothing_else() {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
+
+/// `(tag asc, price desc)` with room to spare: 49-byte entries, so a few
+/// hundred thousand records fill budgets with hundreds of top buckets.
+#[derive(segrec_macros::SegmentRecord, Debug, Clone)]
+#[segment(crate = "segrec_core")]
+struct TagPrice {
+    #[segment(key)]
+    tag: u8,
+    #[segment(key, desc)]
+    price: f64,
+    seq: u32,
+    pad: [u8; 36],
+}
+
+/// Bitwise on the float, so NaN payloads and -0.0 compare as stored.
+impl PartialEq for TagPrice {
+    fn eq(&self, o: &Self) -> bool {
+        self.tag == o.tag
+            && self.price.to_bits() == o.price.to_bits()
+            && self.seq == o.seq
+            && self.pad == o.pad
+    }
+}
+
+fn by_tag_price(a: &TagPrice, b: &TagPrice) -> Ordering {
+    a.tag.cmp(&b.tag).then(b.price.total_cmp(&a.price))
+}
+
+/// Prices in cents up to 10 000 (as the benchmark's) with a few NaN, -0.0,
+/// infinities and tiny values; tags below `tags`, from `tag0` on.
+fn tag_prices(n: usize, seed: u64, tag0: u8, tags: u8) -> Vec<TagPrice> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| {
+            let r = rng.next_u64();
+            let price = match r % 1000 {
+                0 => f64::NAN,
+                1 => -0.0,
+                2 => f64::INFINITY,
+                3 => f64::NEG_INFINITY,
+                4 => 1e-300,
+                _ => ((r >> 10) % 1_000_000) as f64 / 100.0,
+            };
+            TagPrice { tag: tag0 + (r >> 40) as u8 % tags, price, seq: i as u32, pad: [r as u8; 36] }
+        })
+        .collect()
+}
+
+#[test]
+fn keys_skewed_past_a_small_tag_sort_by_a_mapped_top_digit() {
+    // A float's sign and exponent after the tag are nearly constant: a
+    // plain top digit would fill a few buckets, the mapped one spreads the
+    // keys. In memory, spilling, and with tags the sample never saw
+    // (past the sample's shared bits, or within them).
+    let records = tag_prices(400_000, 1, 0, 16);
+    let out = check_sort(&records, by_tag_price, 32 << 20, BIG_PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.in_memory, "{out:?}");
+    let records = tag_prices(900_000, 2, 0, 16);
+    let out = check_sort(&records, by_tag_price, 32 << 20, BIG_PAGE, SorterConfig::new(), false).unwrap();
+    assert!(out.runs >= 1 && !out.in_memory, "{out:?}");
+    for (tag0, tags) in [(8, 8), (1, 3)] {
+        // The sample (the first ~10 000) has tags 0..4 only.
+        let mut records = tag_prices(20_000, 3, 0, 4);
+        records.extend(tag_prices(300_000, 4, tag0, tags));
+        for (i, r) in records.iter_mut().enumerate() {
+            r.seq = i as u32;
+        }
+        let out = check_sort(&records, by_tag_price, 32 << 20, BIG_PAGE, SorterConfig::new(), true).unwrap();
+        assert!(out.in_memory, "{out:?}");
+    }
+}

@@ -15,10 +15,14 @@
 //! 1. **Push.** The first records (a sample of about the in-cache capacity)
 //!    go to one chain. Their keys tell which leading bits all keys share so
 //!    far; the top digit is the next (up to 11) bits, with as many buckets as
-//!    the budget holds at about half the in-cache capacity each. The sample
-//!    is scattered into the buckets, and every later push goes straight to
-//!    its bucket's chain, with a write prefetch ahead of the bucket's write
-//!    position.
+//!    the budget holds at about half the in-cache capacity each. When those
+//!    bits would leave the sample's buckets skewed, the digit is mapped
+//!    instead: the next 14 bits are looked up in a table built from the
+//!    sample, which gives each value a share of the buckets (see `top.rs`).
+//!    The sample is scattered into the buckets, and every later push goes
+//!    straight to its bucket's chain (placed by the key of the record's
+//!    fields, encoded in place), with a write prefetch ahead of the
+//!    bucket's write position.
 //! 2. **Sort** (`sort`) only seals the chains and stacks them in key order.
 //!    When a later key differs from the sample above the top digit (sorted
 //!    input, say), the buckets do not partition the keys: they are linked
@@ -39,6 +43,7 @@
 
 mod blocks;
 mod sort;
+mod top;
 
 use core::marker::PhantomData;
 
@@ -86,6 +91,11 @@ pub(crate) struct FixedBuffer<T> {
     digit: u32,
     /// Bits of the top digit once the sample is in (0: stay in one chain).
     top_bits: u32,
+    /// A mapped top digit (see `top.rs`): the lookup of the key's next
+    /// `map_bits` bits (0: the digit is plain) and each bucket's shared bits.
+    map: Vec<u32>,
+    map_bits: u32,
+    bucket_bits: Vec<u32>,
     /// Entries after which the top digit is chosen (`usize::MAX`: chosen).
     sample: usize,
     /// Pushes below this count take the fast path (see `try_push`, and
@@ -215,6 +225,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             bit: 0,
             digit: 0,
             top_bits,
+            map: Vec::new(),
+            map_bits: 0,
+            bucket_bits: Vec::new(),
             sample: if top_bits == 0 { usize::MAX } else { cache_cap },
             check_at: 0,
             check_value: 0,
@@ -276,6 +289,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// The bucket of key `k` under the current digit.
     #[inline(always)]
     fn bucket(&self, k: u128) -> usize {
+        if self.map_bits != 0 {
+            return Self::map_bucket(&self.map, self.bit, self.map_bits, k);
+        }
         // Without a branch for the one bucket: shifting right by one first
         // keeps the second shift below the width, and leaves no bits when
         // `digit` is 0.
@@ -515,37 +531,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         *cursor = FULL;
     }
 
-    /// Chooses the top digit from the sample's keys and scatters the sample
-    /// into the buckets.
-    #[cold]
-    fn choose_top_digit(&mut self) -> Result<(), MemoryError> {
-        self.sample = usize::MAX;
-        // The sample's keys share their first `lz(diff)` bits: the digit
-        // starts there (a sample of equal keys puts it at the key's end).
-        let bit = self.diff.leading_zeros().min(Self::KEY_BITS.saturating_sub(1));
-        let mut d = self.top_bits.min(Self::KEY_BITS - bit);
-        // A scatter needs a first block per bucket before the sample's
-        // blocks are freed: take them now, or use fewer buckets.
-        while d > 0 && self.blocks.free_len() < (1 << d) + 1 + self.keep {
-            if !self.blocks.grow()? {
-                d -= 1;
-            }
-        }
-        if d == 0 {
-            return Ok(());
-        }
-        Self::seal_tail(&mut self.blocks, &mut self.cursor[0], &mut self.chains[0]);
-        let sample = self.chains[0];
-        let (cursor, chains) = self.scatter(sample, bit, d)?;
-        self.cursor = cursor;
-        self.chains = chains;
-        self.bit = bit;
-        self.digit = d;
-        // From here `sort` only asks whether a key differs above the digit.
-        self.above = !(u128::MAX >> bit);
-        Ok(())
-    }
-
     /// Seals every bucket, ready to sort or read.
     fn seal_all(&mut self) {
         for (cursor, chain) in self.cursor.iter_mut().zip(&mut self.chains) {
@@ -575,6 +560,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.cursor = vec![FULL];
         self.bit = 0;
         self.digit = 0;
+        self.map_bits = 0;
         self.at = 0;
         self.count = 0;
         self.served = 0;
@@ -603,6 +589,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // order keeps each key's push order.
             let all = chains.iter().fold(Chain::EMPTY, |a, &c| self.blocks.concat(a, c));
             self.stack.push((all, shared));
+        } else if self.map_bits != 0 {
+            let bits = &self.bucket_bits;
+            self.stack
+                .extend(chains.iter().zip(bits).rev().filter(|(c, _)| c.len > 0).map(|(&c, &b)| (c, b)));
         } else {
             let bit = self.bit + self.digit;
             self.stack.extend(chains.iter().rev().filter(|c| c.len > 0).map(|&c| (c, bit)));
@@ -679,13 +669,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // partly filled block per bucket.
         let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
         let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
-        let bytes = self.cache_cap * 8 + wide * 16 + counts * 4 + list * 4;
+        // The mapped top digit's table, at budgets with top buckets: charged
+        // whether it is used or not, so what fits hardly depends on the keys.
+        let map = if self.top_bits > 0 { 1 << top::MAP_BITS } else { 0 };
+        let bytes = self.cache_cap * 8 + wide * 16 + counts * 4 + list * 4 + map * 4;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
         self.counts = vec![0; counts];
         self.slots = Vec::with_capacity(self.cache_cap);
         self.wide = Vec::with_capacity(wide);
         self.list = Vec::with_capacity(list);
+        self.map = vec![0; map];
         Ok(())
     }
 
@@ -708,6 +702,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.slots.clear();
         self.bit = 0;
         self.digit = 0;
+        self.map_bits = 0;
         self.cursor = vec![FULL];
         self.chains = vec![Chain::EMPTY];
         self.sample = if self.top_bits == 0 { usize::MAX } else { self.cache_cap };

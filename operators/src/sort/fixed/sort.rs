@@ -30,7 +30,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         bit: u32,
         d: u32,
     ) -> Result<(Vec<usize>, Vec<Chain>), MemoryError> {
-        let n = 1usize << d;
+        self.scatter_by(src, 1 << d, |k| Self::digit_of(k, bit, d))
+    }
+
+    /// Scatters the sealed chain `src` into `n` chains by `bucket` (of a
+    /// key, below `n`), as [`scatter`](Self::scatter). Needs `n + 1` free
+    /// blocks.
+    pub(super) fn scatter_by(
+        &mut self,
+        src: Chain,
+        n: usize,
+        bucket: impl Fn(u128) -> usize,
+    ) -> Result<(Vec<usize>, Vec<Chain>), MemoryError> {
         let mut cursor = vec![FULL; n];
         let mut chains = vec![Chain::EMPTY; n];
         let mut b = src.head;
@@ -45,7 +56,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 prefetch_ptr(core::ptr::without_provenance(ahead));
                 ahead += Self::ENTRY;
                 let k = Self::key_of(self.blocks.bytes(from, Self::ENTRY));
-                let t = Self::digit_of(k, bit, d);
+                let t = bucket(k);
                 let Some(to) = Self::room(&mut self.blocks, &mut cursor[t], &mut chains[t], 0)? else {
                     return Err(self.exhausted());
                 };
@@ -87,7 +98,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Calls `f` on each entry of a sealed chain, in order.
     #[inline(always)]
-    fn for_each_entry(&self, chain: Chain, mut f: impl FnMut(&[u8])) {
+    pub(super) fn for_each_entry(&self, chain: Chain, mut f: impl FnMut(&[u8])) {
         let mut b = chain.head;
         while b != NONE {
             let n = self.blocks.fill(b);
