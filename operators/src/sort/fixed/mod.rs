@@ -324,8 +324,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Appends `record`, encoded straight into its bucket: its key comes
     /// from its fields (see [`SegmentRecord::normalized_key_word_of`]), so
-    /// nothing is read back from bytes just written.
-    #[inline]
+    /// nothing is read back from bytes just written. Always inlined (into
+    /// `Sorter::push`, and so the caller's loop).
+    #[inline(always)]
     pub(crate) fn try_push_value(&mut self, record: &T) -> Result<Pushed, SortError> {
         // As in `try_push`, one compare stands for every rare case (a
         // pending record among them).
