@@ -98,7 +98,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // Each value's entry: its first bucket (high 24 bits) and how many
         // of the bits after it pick among its buckets (low 8).
         let (total, seen) = (1usize << d, sample.len.max(1));
-        let room = Self::KEY_BITS - bit - t_bits;
+        // The digit is taken from the top 64 bits of the key from `bit` on
+        // (see `map_bucket`).
+        let room = (Self::KEY_BITS - bit - t_bits).min(64 - t_bits);
         let mut bits = core::mem::take(&mut self.bucket_bits);
         bits.clear();
         let mut empty_run = false;
@@ -140,27 +142,26 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// The table index of key `k` (its `t_bits` bits from key bit `bit`).
     #[inline(always)]
     fn map_index(k: u128, bit: u32, t_bits: u32) -> usize {
-        if Self::KEY <= 8 {
-            ((((k >> 64) as u64) << bit) >> (64 - t_bits)) as usize
-        } else {
-            ((k << bit) >> (128 - t_bits)) as usize
-        }
+        (Self::high(k, bit) >> (64 - t_bits)) as usize
+    }
+
+    /// The 64 bits of key `k` from key bit `bit` on.
+    #[inline(always)]
+    fn high(k: u128, bit: u32) -> u64 {
+        if Self::KEY <= 8 { ((k >> 64) as u64) << bit } else { ((k << bit) >> 64) as u64 }
     }
 
     /// The bucket of key `k` under the mapped digit `map` (of `t_bits` key
     /// bits from `bit`).
     #[inline(always)]
     pub(super) fn map_bucket(map: &[u32], bit: u32, t_bits: u32, k: u128) -> usize {
-        let e = map[Self::map_index(k, bit, t_bits)];
+        // All in the top 64 bits from `bit`: `build_map` keeps `t_bits` and
+        // the extra bits within them.
+        let h = Self::high(k, bit);
+        let e = map[(h >> (64 - t_bits)) as usize];
         let (first, extra) = ((e >> 8) as usize, e & 0xff);
         // `extra` bits after the looked-up ones, without a branch for none
         // (as in `bucket`).
-        let sub = if Self::KEY <= 8 {
-            // Two shifts: `bit + t_bits` may be the whole 64.
-            (((((k >> 64) as u64) << bit) << t_bits >> 1) >> (63 - extra)) as usize
-        } else {
-            (((k << (bit + t_bits)) >> 1) >> (127 - extra)) as usize
-        };
-        first + sub
+        first + (((h << t_bits) >> 1) >> (63 - extra)) as usize
     }
 }
