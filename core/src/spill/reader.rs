@@ -33,8 +33,9 @@ enum Input {
 
 /// Reads a spill file back, frame by frame, checking every frame.
 pub struct SpillReader {
-    /// Before `file`: the handle closes while the file still has its name,
-    /// which costs nothing (see `reaper`).
+    /// Before `file`: a direct reader's handle closes while the file still
+    /// has its name, which costs nothing (a read-ahead thread hands its
+    /// handle to the reaper instead; see `reaper`).
     input: Input,
     file: SpillFile,
     _grown: GrownBytes,
