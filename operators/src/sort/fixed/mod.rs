@@ -28,7 +28,7 @@
 //!    input, say), the buckets do not partition the keys: they are linked
 //!    into one chain, sorted from the first differing bit.
 //! 3. **Read** (`next_record`). The next chain within the in-cache
-//!    capacity is sorted by one digit of about `log2(size)` bits into
+//!    capacity is sorted by one digit of about `log2(size) + 2` bits into
 //!    `key bits | reference` slots (counted first, while the chain after it
 //!    is prefetched from memory), then one insertion pass finishes the
 //!    sub-buckets (a rare large one is sorted first), and records are read
@@ -278,11 +278,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// `d` (at least 1) bits of key `k` from key bit `bit`.
     #[inline(always)]
     fn digit_of(k: u128, bit: u32, d: u32) -> usize {
-        debug_assert!(d >= 1 && bit + d <= Self::KEY_BITS);
+        debug_assert!((1..=64).contains(&d) && bit + d <= Self::KEY_BITS);
+        // Digits are at most 14 bits: the top 64 bits from `bit` hold them,
+        // and the second shift is a `u64` one.
         if Self::KEY <= 8 {
             (((k >> 64) as u64) << bit >> (64 - d)) as usize
         } else {
-            ((k << bit) >> (128 - d)) as usize
+            ((((k << bit) >> 64) as u64) >> (64 - d)) as usize
         }
     }
 
@@ -299,7 +301,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if Self::KEY <= 8 {
             ((((k >> 64) as u64) << bit >> 1) >> (63 - d)) as usize
         } else {
-            (((k << bit) >> 1) >> (127 - d)) as usize
+            (((((k << bit) >> 64) as u64) >> 1) >> (63 - d)) as usize
         }
     }
 
@@ -343,13 +345,15 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let b = self.bucket(k);
         let mut pos = self.cursor[b];
         if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
+            // Checked before a block is taken for it: a record that fails
+            // to encode leaves no empty block at its chain's end.
+            record.check_encode()?;
             match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], self.keep)? {
                 Some(p) => pos = p,
                 None => return Ok(Pushed::Full),
             }
         }
-        // A failed encode leaves the cursor (and any new block, empty) as it
-        // was: nothing is placed.
+        // A failed encode leaves the cursor as it was: nothing is placed.
         self.blocks.write_with(pos, Self::REC, WRITE_AHEAD, |out| record.encode(out))?;
         self.cursor[b] = pos + Self::ENTRY;
         self.note_key(k);
@@ -659,16 +663,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.entry_at(r)
     }
 
-    /// Allocates the in-cache sort's vectors (sized for its capacity: slots
-    /// of both widths, counts, the block list) and charges them to the
+    /// Allocates the in-cache sort's vectors (sized for its capacity: 8-byte
+    /// slots, 16-byte ones for keys over 8 bytes, counts, the block list)
+    /// and the mapped top digit's table, and charges them to the
     /// reservation, once: reading allocates nothing per chain.
     fn charge(&mut self) -> Result<(), MemoryError> {
         // The in-cache digit has up to `log2(len) + 2` bits.
         let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
         // A chain of `cache_cap` entries spans its full blocks plus, when
         // the buckets were linked into one (sorted input, a restore), one
-        // partly filled block per bucket.
-        let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
+        // partly filled block per bucket (a mapped digit has up to 4 times
+        // the plain digit's buckets).
+        let list = (2 * self.cache_cap / Self::PER_BLOCK + (4 << self.top_bits) + 2).min(self.cache_cap + 1);
         let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
         // The mapped top digit's table, at budgets with top buckets: charged
         // whether it is used or not, so what fits hardly depends on the keys.

@@ -264,7 +264,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Sorts a sealed chain of at most `cache_cap` entries (keys sharing
     /// their first `bit` bits) into `key bits | reference` slots: one digit
-    /// of about `log2(len)` bits places them, and each sub-bucket is
+    /// of about `log2(len) + 2` bits places them, and each sub-bucket is
     /// finished by insertion sort (a rare large one by a comparison sort).
     /// References grow with chain order, so ties stay stable. The entries
     /// stay where they are: reading follows the slots.
