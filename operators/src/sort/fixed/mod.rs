@@ -127,6 +127,10 @@ pub(crate) struct FixedBuffer<T> {
     /// and the counts of its in-cache digit.
     slots: Vec<u64>,
     wide: Vec<u128>,
+    /// Keys over 8 bytes, at budgets with top buckets: each entry's 64 key
+    /// bits from the chain's shared ones on, kept by the count pass for the
+    /// slot pass (deriving such a key takes a dozen instructions).
+    keys: Vec<u64>,
     counts: Vec<u32>,
     /// The blocks of the current chain, in order (slot references index it).
     list: Vec<u32>,
@@ -242,6 +246,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             max_len,
             slots: Vec::new(),
             wide: Vec::new(),
+            keys: Vec::new(),
             counts: Vec::new(),
             list: Vec::new(),
             charged: 0,
@@ -679,12 +684,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // The mapped top digit's table, at budgets with top buckets: charged
         // whether it is used or not, so what fits hardly depends on the keys.
         let map = if self.top_bits > 0 { 1 << top::MAP_BITS } else { 0 };
-        let bytes = self.cache_cap * 8 + wide * 16 + counts * 4 + list * 4 + map * 4;
+        let kept = if self.top_bits > 0 { wide } else { 0 };
+        let bytes = self.cache_cap * 8 + wide * 16 + kept * 8 + counts * 4 + list * 4 + map * 4;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
         self.counts = vec![0; counts];
         self.slots = Vec::with_capacity(self.cache_cap);
         self.wide = Vec::with_capacity(wide);
+        self.keys = Vec::with_capacity(kept);
         self.list = Vec::with_capacity(list);
         self.map = vec![0; map];
         Ok(())

@@ -299,6 +299,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // Each entry counted prefetches the same place in the next
             // chain's block of the same rank.
             let mut ahead = core::mem::replace(&mut self.ahead, NONE);
+            let mut keys = core::mem::take(&mut self.keys);
+            keys.clear();
+            // Pushes below never grow `keys` past what `charge` reserved.
+            let keep_keys = Self::KEY > 8 && keys.capacity() >= n;
             for &b in &self.list {
                 let mut hint = if ahead == NONE { 0 } else { self.blocks.hint(Blocks::start(ahead)).addr() };
                 if ahead != NONE {
@@ -308,9 +312,16 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 for e in self.blocks.block(b)[..fill * Self::ENTRY].chunks_exact(Self::ENTRY) {
                     prefetch_ptr(core::ptr::without_provenance(hint));
                     hint += Self::ENTRY;
-                    c[Self::digit_of(Self::key_of(e), bit, d)] += 1;
+                    if keep_keys {
+                        let h = Self::high(Self::key_of(e), bit);
+                        keys.push(h);
+                        c[(h >> (64 - d)) as usize] += 1;
+                    } else {
+                        c[Self::digit_of(Self::key_of(e), bit, d)] += 1;
+                    }
                 }
             }
+            self.keys = keys;
             if c.contains(&(n as u32)) {
                 // One sub-bucket holds everything: skip the shared bits.
                 let diff = self.chain_diff(chain);
@@ -342,6 +353,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             if self.place(bit, d, largest, &mut counts, &mut slots, |a, b| a >> shift == b >> shift) {
                 self.order_cut_ties(&mut slots);
             }
+            self.slots = slots;
+        } else if self.narrow && Self::KEY > 8 && self.keys.len() == n {
+            // Exact: the kept key bits are the count pass's.
+            let mut slots = core::mem::take(&mut self.slots);
+            self.place_kept(d, largest, &mut counts, &mut slots);
             self.slots = slots;
         } else if self.narrow {
             let mut slots = core::mem::take(&mut self.slots);
@@ -423,6 +439,39 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 counts[t] += 1;
             }
         }
+        Self::finish_slots(d, largest, counts, slots, same)
+    }
+
+    /// `place` for 8-byte slots of keys over 8 bytes from the key bits the
+    /// count pass kept (`keys`), when they hold the whole rest of the key.
+    fn place_kept(&mut self, d: u32, largest: usize, counts: &mut [u32], slots: &mut Vec<u64>) {
+        let n = self.count;
+        debug_assert_eq!(self.keys.len(), n);
+        slots.clear();
+        slots.resize(n, 0);
+        let keep = !(self.ref_mask as u64);
+        let mut keys = self.keys.iter();
+        for (ordinal, &b) in self.list.iter().enumerate() {
+            let fill = self.blocks.fill(b);
+            for (i, &h) in (0..fill).zip(&mut keys) {
+                let t = (h >> (64 - d)) as usize;
+                slots[counts[t] as usize] = h & keep | (ordinal << INDEX_BITS | i) as u64;
+                counts[t] += 1;
+            }
+        }
+        Self::finish_slots(d, largest, counts, slots, |_, _| false);
+    }
+
+    /// The sub-bucket sorts after a slot pass: large sub-buckets first,
+    /// then one insertion pass; whether two slots that end up next to each
+    /// other are `same`.
+    fn finish_slots<S: Slot>(
+        d: u32,
+        largest: usize,
+        counts: &[u32],
+        slots: &mut [S],
+        same: impl Fn(S, S) -> bool,
+    ) -> bool {
         // Large sub-buckets (clustered keys) first; then one insertion pass
         // finishes the small ones. Slots are unique (references differ), so
         // `>` never moves a tie.

@@ -147,7 +147,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// The 64 bits of key `k` from key bit `bit` on.
     #[inline(always)]
-    fn high(k: u128, bit: u32) -> u64 {
+    pub(super) fn high(k: u128, bit: u32) -> u64 {
         if Self::KEY <= 8 { ((k >> 64) as u64) << bit } else { ((k << bit) >> 64) as u64 }
     }
 
