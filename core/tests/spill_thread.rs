@@ -11,6 +11,21 @@ fn io_threads() -> usize {
     threads_named("segrec-spill-io")
 }
 
+/// Threads named `name` once the count settles: a joined thread's task can
+/// stay listed for a moment after `join` returns (the kernel wakes the
+/// joiner before it releases the task), so a count that should have dropped
+/// is read again for up to 5 s.
+fn settled(name: &str, want: usize) -> usize {
+    let started = std::time::Instant::now();
+    loop {
+        let n = threads_named(name);
+        if n == want || started.elapsed().as_secs() >= 5 {
+            return n;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Threads of this process named `name`.
 fn threads_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -41,13 +56,13 @@ fn the_io_thread_ends_with_the_writer() {
     assert_eq!(io_threads(), 1);
     w.write_bytes(&[3u8; 100_000]).unwrap();
     drop(w);
-    assert_eq!(io_threads(), 0, "dropping mid-way joins the thread");
+    assert_eq!(settled("segrec-spill-io", 0), 0, "dropping mid-way joins the thread");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
     let mut w = SpillWriter::write_behind_in(&r, dir.path(), 3).unwrap();
     w.write_bytes(&[3u8; 100_000]).unwrap();
     let file = w.finish().unwrap();
-    assert_eq!(io_threads(), 0, "finish joins the thread");
+    assert_eq!(settled("segrec-spill-io", 0), 0, "finish joins the thread");
     assert_eq!(file.bytes(), 100_000);
     assert_eq!(memory.stats().in_use, 0);
 }
@@ -71,6 +86,6 @@ fn the_read_ahead_thread_ends_with_its_last_reader() {
     drop(read_ahead);
     assert_eq!(threads_named("segrec-read-ahe"), 1, "the reader keeps the thread");
     drop(reader);
-    assert_eq!(threads_named("segrec-read-ahe"), 0, "the last reader joins it");
+    assert_eq!(settled("segrec-read-ahe", 0), 0, "the last reader joins it");
     assert_eq!(memory.stats().in_use, 0);
 }
