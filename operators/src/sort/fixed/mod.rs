@@ -671,7 +671,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Allocates the in-cache sort's vectors (sized for its capacity: 8-byte
     /// slots, 16-byte ones for keys over 8 bytes, counts, the block list)
     /// and the mapped top digit's table, and charges them to the
-    /// reservation, once: reading allocates nothing per chain.
+    /// reservation, once: reading allocates nothing per chain. The bucket
+    /// vectors, reallocated per scatter, are charged at their largest.
     fn charge(&mut self) -> Result<(), MemoryError> {
         // The in-cache digit has up to `log2(len) + 2` bits.
         let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
@@ -685,7 +686,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // whether it is used or not, so what fits hardly depends on the keys.
         let map = if self.top_bits > 0 { 1 << top::MAP_BITS } else { 0 };
         let kept = if self.top_bits > 0 { wide } else { 0 };
-        let bytes = self.cache_cap * 8 + wide * 16 + kept * 8 + counts * 4 + list * 4 + map * 4;
+        // Bucket cursors and chains (and a mapped digit's shared bits): up
+        // to 4 times the plain digit's buckets, and a split's sub-chains.
+        let buckets = if self.top_bits > 0 { (4 << self.top_bits) + (1 << MAX_DIGIT) } else { 1 };
+        let per_bucket = size_of::<usize>() + size_of::<Chain>() + size_of::<u32>();
+        let bytes = self.cache_cap * 8
+            + wide * 16
+            + kept * 8
+            + counts * 4
+            + list * 4
+            + map * 4
+            + buckets * per_bucket;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
         self.counts = vec![0; counts];
