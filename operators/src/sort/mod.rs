@@ -12,9 +12,10 @@
 //!   keys longer than the 12-byte prefix (strings, long composite keys).
 //! * **Fixed-size records with fixed-width keys** (up to 12 normalized
 //!   bytes, records up to 64 bytes) skip the index: records are scattered
-//!   into key buckets (chains of 4 KiB blocks) as they are pushed, and each
-//!   bucket is radix sorted in cache when reading or spilling reaches it
-//!   (see `fixed/mod.rs`).
+//!   into key buckets (chains of 4 KiB blocks) as they are pushed, placed by
+//!   the key of their fields and encoded in place, and each bucket is radix
+//!   sorted in cache when reading or spilling reaches it (see
+//!   `fixed/mod.rs`).
 //! * **Out of core**: when the reservation refuses a page, the buffer is
 //!   sorted and written as a run to a checksummed spill file, its record
 //!   pages go back to the pool, and pushing goes on. In budgets of 64 pages
@@ -23,7 +24,8 @@
 //!   loser tree (tree of losers, Knuth, TAOCP vol. 3, §5.4.1) whose fan-in is
 //!   bounded by the pages the budget allows for run readers, one thread
 //!   reading ahead for all of them; more runs than that are merged in
-//!   intermediate passes first.
+//!   intermediate passes first. Finished run files lose their names at
+//!   once; a background thread frees their blocks.
 //! * **Stable**: positions grow with push order and break index ties; runs
 //!   are numbered in spill order and merges break ties by run index, so equal
 //!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
