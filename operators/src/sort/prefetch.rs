@@ -31,3 +31,15 @@ pub(crate) fn prefetch_ptr(ptr: *const u8) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
 }
+
+/// `prefetch_ptr` into L2 only (for data needed later, not next).
+#[inline(always)]
+pub(crate) fn prefetch_l2(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `prefetch_ptr`.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}

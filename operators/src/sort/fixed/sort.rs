@@ -8,7 +8,7 @@ use super::blocks::{BLOCK, Blocks, Chain, NONE};
 use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD};
 use crate::sort::SortError;
 use crate::sort::insertion::insertion_sort_noting;
-use crate::sort::prefetch::prefetch_ptr;
+use crate::sort::prefetch::{prefetch_l2, prefetch_ptr};
 
 /// Widest digit of the in-cache pass.
 pub(super) const MAX_CACHE_DIGIT: u32 = 14;
@@ -297,7 +297,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // ago, so in memory, at scattered blocks the hardware
             // prefetcher does not follow): a block of it per block of this.
             // Each entry counted prefetches the same place in the next
-            // chain's block of the same rank.
+            // chain's block of the same rank, into L2 only: it is needed
+            // after this chain's slot and insertion passes, whose counts
+            // and slots L1 keeps better without it.
             let mut ahead = core::mem::replace(&mut self.ahead, NONE);
             let mut keys = core::mem::take(&mut self.keys);
             keys.clear();
@@ -310,7 +312,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 }
                 let fill = self.blocks.fill(b);
                 for e in self.blocks.block(b)[..fill * Self::ENTRY].chunks_exact(Self::ENTRY) {
-                    prefetch_ptr(core::ptr::without_provenance(hint));
+                    prefetch_l2(core::ptr::without_provenance(hint));
                     hint += Self::ENTRY;
                     if keep_keys {
                         let h = Self::high(Self::key_of(e), bit);
