@@ -13,7 +13,7 @@
 
 use segrec_core::{MemoryError, MemoryReservation, Page};
 
-use crate::sort::prefetch::prefetch_ptr;
+use crate::sort::prefetch::prefetch_l2;
 
 /// Bytes of a block.
 pub(crate) const BLOCK: usize = 4096;
@@ -202,13 +202,15 @@ impl Blocks {
     }
 
     /// Writes `bytes` at `pos` (within one block) and prefetches the line
-    /// `ahead` bytes further on for writing next.
+    /// `ahead` bytes further on for writing next: into L2, as a bucket's
+    /// next write comes after thousands of other buckets' writes, which
+    /// would push it out of L1 anyway.
     #[inline(always)]
     pub(crate) fn write(&mut self, pos: usize, bytes: &[u8], ahead: usize) {
         let off = pos & ((1 << self.page_shift) - 1);
         let page = self.pages[pos >> self.page_shift].as_mut_slice();
         page[off..off + bytes.len()].copy_from_slice(bytes);
-        prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
+        prefetch_l2(page.as_ptr().wrapping_add(off + ahead));
     }
 
     /// Lets `fill` write `len` bytes at `pos` (within one block) and
@@ -224,7 +226,7 @@ impl Blocks {
         let off = pos & ((1 << self.page_shift) - 1);
         let page = self.pages[pos >> self.page_shift].as_mut_slice();
         let r = fill(&mut page[off..off + len]);
-        prefetch_ptr(page.as_ptr().wrapping_add(off + ahead));
+        prefetch_l2(page.as_ptr().wrapping_add(off + ahead));
         r
     }
 
