@@ -154,6 +154,7 @@ impl<T: SegmentRecord> Merger<T> {
     }
 
     /// The next record's encoded bytes, `None` when every run is done.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<&[u8]>, SortError> {
         if self.cursors.is_empty() {
             return Ok(None);
