@@ -22,7 +22,7 @@ pub(crate) struct KeyCodec<T> {
     prefix_len: usize,
     /// Whether equal prefixes still need [`SegmentRecord::compare_key`].
     tiebreak: bool,
-    /// Holds a full normalized key.
+    /// Holds a full normalized key longer than a word.
     buf: Vec<u8>,
     _t: PhantomData<fn() -> T>,
 }
@@ -50,20 +50,19 @@ impl<T: SegmentRecord> KeyCodec<T> {
         if n == 0 {
             return 0;
         }
-        if n <= 16 {
+        let word = if n <= 16 {
             // In registers (see `SegmentRecord::normalized_key_word`): a
             // key written to a buffer and read back as one word would wait
             // on store forwarding.
-            return T::normalized_key_word(encoded) & !(u128::MAX >> (8 * self.prefix_len));
-        }
-        let mut w = [0u8; 16];
-        if n <= 12 {
-            T::write_normalized_key(encoded, &mut w[..n]);
+            T::normalized_key_word(encoded)
         } else {
+            // The whole key into `buf` (no allocation per record), then its
+            // first word.
             T::write_normalized_key(encoded, &mut self.buf[..n]);
-            w[..12].copy_from_slice(&self.buf[..12]);
-        }
-        let word = u128::from_be_bytes(w);
+            let mut w = [0u8; 16];
+            w.copy_from_slice(&self.buf[..16]);
+            u128::from_be_bytes(w)
+        };
         word & !(u128::MAX >> (8 * self.prefix_len))
     }
 }
