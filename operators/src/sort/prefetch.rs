@@ -5,15 +5,7 @@
 /// Hints the CPU to bring the cache line holding `bytes[0]` into L1.
 #[inline(always)]
 pub(crate) fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only needs SSE, which every x86_64 CPU has; a
-    // prefetch is a hint that never faults or changes memory, and the
-    // pointer comes from a live slice.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(bytes.as_ptr().cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
+    prefetch_ptr(bytes.as_ptr());
 }
 
 /// Hints the CPU to bring the cache line at `ptr` into L1 for writing soon.
@@ -22,12 +14,7 @@ pub(crate) fn prefetch(bytes: &[u8]) {
 #[inline(always)]
 pub(crate) fn prefetch_ptr(ptr: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `prefetch`; `_mm_prefetch` does not dereference the
-    // pointer in the language's sense, and prefetches of unmapped addresses
-    // are dropped by the CPU.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
-    }
+    hint::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
 }
@@ -36,10 +23,20 @@ pub(crate) fn prefetch_ptr(ptr: *const u8) {
 #[inline(always)]
 pub(crate) fn prefetch_l2(ptr: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `prefetch_ptr`.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(ptr.cast());
-    }
+    hint::<{ core::arch::x86_64::_MM_HINT_T1 }>(ptr);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
+}
+
+/// The prefetch instruction with hint `H`, for any pointer.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn hint<const H: i32>(ptr: *const u8) {
+    // SAFETY: `_mm_prefetch` only needs SSE, which every x86_64 CPU has. A
+    // prefetch is a hint that never faults or changes memory: it does not
+    // dereference the pointer in the language's sense, and prefetches of
+    // unmapped addresses are dropped by the CPU.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<H>(ptr.cast());
+    }
 }
