@@ -559,6 +559,13 @@ impl MemoryReservation {
         self.shared.limit
     }
 
+    /// The most this reservation can ever hold: its limit, capped by the
+    /// manager's budget. Operators size their buffers from it.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.limit.min(self.shared.manager.budget)
+    }
+
     /// Bytes this reservation could still take: the smaller of its limit's
     /// and the budget's room.
     #[must_use]
@@ -680,6 +687,9 @@ mod tests {
         let m = manager(8);
         let a = m.reservation_with_limit("a", 2 * 4096 + 100);
         let b = m.reservation("b");
+        assert_eq!(a.capacity(), 2 * 4096 + 100, "a limit under the budget");
+        assert_eq!(b.capacity(), 8 * 4096, "no limit: the budget");
+        assert_eq!(m.reservation_with_limit("c", 1 << 40).capacity(), 8 * 4096, "capped by the budget");
         let _p1 = a.allocate_page().unwrap();
         let _p2 = a.allocate_page().unwrap();
         assert!(

@@ -348,7 +348,7 @@ impl<L: SegmentRecord, R: SegmentRecord, S: RecordSource<L>> HashJoinRun<L, R, S
 
     /// Pages of the join's share of the budget.
     fn budget_pages(&self) -> usize {
-        self.res.limit().min(self.res.manager().budget()) / self.res.page_size()
+        self.res.capacity() / self.res.page_size()
     }
 
     fn probe_reader(&self, file: &SpillFile) -> Result<SpillReader, JoinError> {

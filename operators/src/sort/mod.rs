@@ -143,7 +143,7 @@ impl<T: SegmentRecord> Sorter<T> {
             None => memory.reservation(config.name.clone()),
         };
         let mut spare = vec![reservation.allocate_page()?];
-        let budget = reservation.limit().min(memory.budget());
+        let budget = reservation.capacity();
         let pages = run_writer_pages(budget, reservation.page_size());
         spare.extend((1..pages).map_while(|_| reservation.allocate_page().ok()));
         let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
@@ -292,7 +292,7 @@ impl<T: SegmentRecord> Sorter<T> {
         loop {
             if self.buffer.is_empty() {
                 let framing = if T::ENCODED_SIZE.is_some() { 0 } else { LENGTH_PREFIX };
-                let budget = self.reservation.limit().min(self.reservation.manager().budget());
+                let budget = self.reservation.capacity();
                 let page = self.reservation.page_size();
                 let sorter = self.reservation.name().to_owned();
                 if len + framing <= page {
@@ -320,7 +320,7 @@ impl<T: SegmentRecord> Sorter<T> {
         self.buffer.sort()?;
         // The spill writer takes its pages from the held-back ones (and
         // tries for the rest when fewer could be held back).
-        let budget = self.reservation.limit().min(self.reservation.manager().budget());
+        let budget = self.reservation.capacity();
         let pages = run_writer_pages(budget, self.reservation.page_size());
         self.spare.clear();
         let run = run::write_run(&mut self.buffer, &self.reservation, &self.spill_dir, pages);
@@ -401,7 +401,7 @@ impl<T: SegmentRecord> Sorter<T> {
         // leave over.
         let per_reader = page + read_ahead * (page + FRAME_OVERHEAD) + head;
         let slack = reservation.available().saturating_sub(page + fan * per_reader) / page;
-        let budget = reservation.limit().min(reservation.manager().budget());
+        let budget = reservation.capacity();
         let writer_pages = 1 + slack.min(run_writer_pages(budget, page) - 1);
         let prefix = config.key_prefix_len;
         let pass = merge::Pass { fan_in: fan, read_ahead, prefix_len: prefix, writer_pages };

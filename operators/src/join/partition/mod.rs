@@ -224,7 +224,7 @@ impl<R: SegmentRecord> Partitions<R> {
             // The first spills make room for the filter (more of them if one
             // does not free enough); partitions spilled before it existed are
             // not filtered.
-            let bytes = self.res.limit().min(self.res.manager().budget()) / BLOOM_SHARE;
+            let bytes = self.res.capacity() / BLOOM_SHARE;
             loop {
                 self.bloom = Bloom::new(bytes, &self.res);
                 if self.bloom.is_some() {
@@ -436,7 +436,7 @@ fn exhausted(res: &MemoryReservation) -> MemoryError {
         reservation: res.name().to_string(),
         requested: res.page_size(),
         available: res.available(),
-        budget: res.limit().min(res.manager().budget()),
+        budget: res.capacity(),
     }
 }
 

@@ -193,7 +193,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     const PER_BLOCK: usize = (BLOCK - 1) / Self::ENTRY;
 
     pub(crate) fn new(reservation: MemoryReservation) -> Self {
-        let budget = reservation.limit().min(reservation.manager().budget());
+        let budget = reservation.capacity();
         let budget_blocks = budget / BLOCK;
         let (cache_blocks, keep, max_len, top_bits);
         if budget_blocks >= 16 * MAX_CACHE_BLOCKS {
