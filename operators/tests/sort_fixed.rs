@@ -747,6 +747,37 @@ fn tag_prices(n: usize, seed: u64, tag0: u8, tags: u8) -> Vec<TagPrice> {
         .collect()
 }
 
+/// `n` records with tags below `tags` and prices in cents from `lo` up to
+/// `hi`.
+fn tag_prices_between(n: usize, seed: u64, tags: u8, lo: u32, hi: u32) -> Vec<TagPrice> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| {
+            let r = rng.next_u64();
+            let price = f64::from(lo) + ((r >> 10) % (u64::from(hi - lo) * 100)) as f64 / 100.0;
+            TagPrice { tag: (r >> 40) as u8 % tags, price, seq: i as u32, pad: [r as u8; 36] }
+        })
+        .collect()
+}
+
+#[test]
+fn keys_past_what_a_heavy_value_shared_in_the_sample_keep_their_order() {
+    // The sample's prices (9000..9500) share their exponent and first
+    // mantissa bits, which the mapped digit skips; later prices of the same
+    // exponent (8192..16384) fall below and above them, and other
+    // exponents around. With the 13- and the 16-bit table.
+    for (budget, seed) in [(32 << 20, 5), (96 << 20, 6)] {
+        let mut records = tag_prices_between(12_000, seed, 4, 9000, 9500);
+        records.extend(tag_prices_between(150_000, seed + 10, 4, 8192, 16384));
+        records.extend(tag_prices_between(50_000, seed + 20, 4, 1000, 40000));
+        for (i, r) in records.iter_mut().enumerate() {
+            r.seq = i as u32;
+        }
+        let out = check_sort(&records, by_tag_price, budget, BIG_PAGE, SorterConfig::new(), true).unwrap();
+        assert!(out.in_memory, "{out:?}");
+    }
+}
+
 #[test]
 fn keys_skewed_past_a_small_tag_sort_by_a_mapped_top_digit() {
     // A float's sign and exponent after the tag are nearly constant: a

@@ -17,8 +17,8 @@
 //!    far; the top digit is the next (up to 11) bits, with as many buckets as
 //!    the budget holds at about half the in-cache capacity each. When those
 //!    bits would leave the sample's buckets skewed, the digit is mapped
-//!    instead: the next 14 bits are looked up in a table built from the
-//!    sample, which gives each value a share of the buckets (see `top.rs`).
+//!    instead: the next bits are looked up in a table built from the
+//!    sample, which lays out buckets of about equal share (see `top.rs`).
 //!    The sample is scattered into the buckets, and every later push goes
 //!    straight to its bucket's chain (placed by the key of the record's
 //!    fields, encoded in place), with a write prefetch ahead of the
@@ -93,7 +93,7 @@ pub(crate) struct FixedBuffer<T> {
     top_bits: u32,
     /// A mapped top digit (see `top.rs`): the lookup of the key's next
     /// `map_bits` bits (0: the digit is plain) and each bucket's shared bits.
-    map: Vec<u32>,
+    map: Vec<u64>,
     map_bits: u32,
     bucket_bits: Vec<u32>,
     /// Entries after which the top digit is chosen (`usize::MAX`: chosen).
@@ -453,7 +453,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
         // The mapped top digit's table, at budgets with top buckets: charged
         // whether it is used or not, so what fits hardly depends on the keys.
-        let map = if self.top_bits > 0 { 1 << top::MAP_BITS } else { 0 };
+        let map =
+            if self.top_bits > 0 { 1 << Self::map_width(self.blocks.reservation().capacity()) } else { 0 };
         let kept = if self.top_bits > 0 { wide } else { 0 };
         // Bucket cursors and chains (and a mapped digit's shared bits): up
         // to 4 times the plain digit's buckets, and a split's sub-chains.
@@ -464,7 +465,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             + kept * 8
             + counts * 4
             + list * 4
-            + map * 4
+            + map * 8
             + buckets * per_bucket;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;

@@ -7,23 +7,157 @@
 //! are not: past a small tag come a float's sign and exponent, nearly
 //! constant, so most buckets stay empty and the few full ones each need a
 //! split (a second scatter pass) when read. The mapped digit looks up the
-//! key's next `MAP_BITS` bits in a table built from the sample: each value
-//! seen gets a power of two of buckets near its share of the sample (cut by
-//! the bits after it), each run of values not seen gets one bucket. The
-//! buckets stay in key order, so everything downstream is as with a plain
-//! digit; the lookup is one load from a table of which only the entries of
-//! the values that occur are touched.
+//! key's next 13 or 16 bits (by budget) in a table built from the sample,
+//! which lays buckets of about equal share of the sample over the values:
+//! - a value heavier than a bucket's share gets a power of two of buckets
+//!   near its share, picked by the bits after it from where its sampled
+//!   keys start to differ (a price's exponent fixes its first mantissa bits
+//!   as often as not);
+//! - lighter values, and those not seen, share a bucket with their
+//!   neighbours until it holds about a bucket's share.
+//!
+//! There are never more buckets than a plain digit would have, so what
+//! fits the budget hardly depends on the keys. The buckets stay in key
+//! order (keys past what the sample saw are clamped to the nearest
+//! bucket), so everything downstream is as with a plain digit; the lookup
+//! is one load from a table of which only the entries of the values that
+//! occur are touched.
 
 use segrec_core::{MemoryError, SegmentRecord};
 
-use super::FixedBuffer;
 use super::blocks::Chain;
+use super::{FixedBuffer, MAX_DIGIT};
 
-/// Key bits a mapped digit looks up (a table of 64 KiB).
-pub(super) const MAP_BITS: u32 = 14;
+/// Key bits a mapped digit looks up: a table of 64 KiB, or of 512 KiB
+/// at budgets of at least `WIDE_MAP_BUDGET` (see `map_width`).
+const MAP_BITS: u32 = 13;
+const WIDE_MAP_BITS: u32 = 16;
+const WIDE_MAP_BUDGET: usize = 64 << 20;
 /// A plain digit whose fullest bucket holds more than `SKEW` times the
 /// sample's average per bucket is mapped instead.
 const SKEW: usize = 8;
+/// Most bits after a value's looked-up ones that its sampled keys may
+/// share and its buckets skip (see `Entry`).
+const MAX_SKIP: u32 = 16;
+const _: () = assert!(MAX_SKIP + super::MAX_DIGIT <= 28, "`lo` has 28 bits");
+
+/// A table entry of a mapped digit, packed in a `u64`: the value's first
+/// bucket, and how the bits after the looked-up ones pick among its
+/// buckets. A value heavy in the sample gets `max + 1` buckets (a power of
+/// two), picked by `width` bits: the `skip` bits its sampled keys share
+/// (`lo` holds them, shifted) and then `extra` bits. A key whose skipped
+/// bits are below the sample's goes to the value's first bucket, above
+/// them to its last, so the buckets stay in key order whatever later keys
+/// hold. A light value has one bucket (`width` 0), shared with its light
+/// neighbours up to about a bucket's share of the sample.
+///
+/// From the low bits: `63 - width` (6 bits, as a shift count), `max` (14),
+/// `lo` (28), the first bucket (16): the first and last fields need no mask,
+/// and a shift by the first one masks its own count.
+struct Entry;
+
+impl Entry {
+    const MAX_SHIFT: u32 = 6;
+    const LO_SHIFT: u32 = 20;
+    const FIRST_SHIFT: u32 = 48;
+    const MAX_MASK: u64 = (1 << (Self::LO_SHIFT - Self::MAX_SHIFT)) - 1;
+    const LO_MASK: u64 = (1 << (Self::FIRST_SHIFT - Self::LO_SHIFT)) - 1;
+
+    fn pack(first: usize, width: u32, max: u64, lo: u64) -> u64 {
+        debug_assert!(first < 1 << (64 - Self::FIRST_SHIFT) && width < 64);
+        debug_assert!(max <= Self::MAX_MASK && lo <= Self::LO_MASK);
+        u64::from(63 - width)
+            | max << Self::MAX_SHIFT
+            | lo << Self::LO_SHIFT
+            | (first as u64) << Self::FIRST_SHIFT
+    }
+
+    /// The bucket of a key whose bits after the looked-up ones are `after`
+    /// (left-aligned).
+    #[inline(always)]
+    fn bucket(e: u64, after: u64) -> usize {
+        // `width` bits without a branch for none (as in `bucket`): the
+        // shift count is the entry's low 6 bits.
+        let y = (after >> 1).wrapping_shr(e as u32);
+        let lo = (e >> Self::LO_SHIFT) & Self::LO_MASK;
+        let max = (e >> Self::MAX_SHIFT) & Self::MAX_MASK;
+        (e >> Self::FIRST_SHIFT) as usize + y.saturating_sub(lo).min(max) as usize
+    }
+}
+
+/// How a mapped digit's buckets are laid out over its table's values.
+struct Plan {
+    /// The key bit the table's values start at, and their width.
+    bit: u32,
+    t_bits: u32,
+    /// Key bits after the values a heavy value's buckets may use.
+    room: u32,
+    /// Keys in the sample, and about how many buckets to make of them.
+    seen: usize,
+    total: usize,
+}
+
+impl Plan {
+    /// Whether a value with `count` sampled keys holds more than a
+    /// bucket's share of them.
+    fn heavy(&self, count: u64) -> bool {
+        count as usize * self.total > self.seen
+    }
+
+    /// Lays out the buckets over the values of `table` (sample counts in
+    /// the low half of each entry, heavy values' ordinals in `bounds` in
+    /// the high half), giving each bucket's shared key bits in `bits`;
+    /// with `write`, replaces each entry with its [`Entry`].
+    fn lay_out(&self, table: &mut [u64], bounds: &[u64], write: bool, bits: &mut Vec<u32>) {
+        let (bit, t_bits) = (self.bit, self.t_bits);
+        let target = self.seen.div_ceil(self.total);
+        // The bits all keys of the values from `a` to `b` share.
+        let shared =
+            |a: usize, b: usize| bit + (((a ^ b) as u64) << (64 - t_bits)).leading_zeros().min(t_bits);
+        bits.clear();
+        // The light values' bucket being filled: its first value and the
+        // sampled keys in it so far.
+        let mut open: Option<(usize, usize)> = None;
+        for (value, entry) in table.iter_mut().enumerate() {
+            let count = *entry & 0xffff_ffff;
+            if !self.heavy(count) {
+                let (first, in_it) = open.get_or_insert_with(|| {
+                    bits.push(bit);
+                    (value, 0)
+                });
+                *in_it += count as usize;
+                let last = bits.len() - 1;
+                bits[last] = shared(*first, value);
+                if *in_it >= target {
+                    open = None;
+                }
+                if write {
+                    *entry = Entry::pack(last, 0, 0, 0);
+                }
+                continue;
+            }
+            open = None;
+            let o = (*entry >> 32) as usize * 2;
+            let (least, greatest) = (bounds[o], bounds[o + 1]);
+            let skip = (least ^ greatest).leading_zeros().min(MAX_SKIP).min(self.room);
+            // A power of two of buckets, rounded to the nearer in ratio.
+            let want = (count as usize * self.total).div_ceil(self.seen);
+            let extra =
+                (usize::BITS - 1 - (want + want / 2).leading_zeros()).min(self.room - skip).min(MAX_DIGIT);
+            let width = skip + extra;
+            let lo = if skip == 0 { 0 } else { least >> (64 - skip) << extra };
+            let n = 1usize << extra;
+            if write {
+                *entry = Entry::pack(bits.len(), width, n as u64 - 1, lo);
+            }
+            // Keys below or above the skipped bits end in the first or the
+            // last bucket, which share only the looked-up bits.
+            let inner = bit + t_bits + width;
+            let outer = if skip == 0 { inner } else { bit + t_bits };
+            bits.extend((0..n).map(|i| if i == 0 || i == n - 1 { outer } else { inner }));
+        }
+    }
+}
 
 impl<T: SegmentRecord> FixedBuffer<T> {
     /// Chooses the top digit from the sample's keys and scatters the sample
@@ -83,53 +217,85 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         fullest * n > SKEW * sample.len.max(1)
     }
 
+    /// Bits of the mapped digit's table at a budget of `budget` bytes.
+    pub(super) fn map_width(budget: usize) -> u32 {
+        if budget >= WIDE_MAP_BUDGET { WIDE_MAP_BITS } else { MAP_BITS }
+    }
+
     /// Builds the mapped digit from the sample for about `2^d` buckets;
     /// `false` (the digit stays plain) when the budget cannot hold the
     /// buckets' first blocks.
     fn build_map(&mut self, sample: Chain, bit: u32, d: u32) -> Result<bool, MemoryError> {
-        let t_bits = MAP_BITS.min(Self::KEY_BITS - bit);
-        if self.map.len() < 1 << t_bits {
+        if self.map.is_empty() {
             return Ok(false);
         }
+        let t_bits = self.map.len().trailing_zeros().min(Self::KEY_BITS - bit);
+        let (total, seen) = (1usize << d, sample.len.max(1));
+        let heavy = |count: u64| count as usize * total > seen;
         let mut map = core::mem::take(&mut self.map);
         let table = &mut map[..1 << t_bits];
         table.fill(0);
         self.for_each_entry(sample, |e| table[Self::map_index(Self::key_of(e), bit, t_bits)] += 1);
-        // Each value's entry: its first bucket (high 24 bits) and how many
-        // of the bits after it pick among its buckets (low 8).
-        let (total, seen) = (1usize << d, sample.len.max(1));
+        // Values heavy in the sample (more than a bucket's share) get
+        // several buckets, picked by the bits after the looked-up ones from
+        // where their sampled keys start to differ: number them (in the
+        // entry's high half) and find the least and greatest of those bits
+        // (in `bounds`, the slot vector, unused while pushing).
+        let mut bounds = core::mem::take(&mut self.slots);
+        bounds.clear();
+        if 2 * table.iter().filter(|&&c| heavy(c)).count() > bounds.capacity() {
+            self.slots = bounds;
+            self.map = map;
+            return Ok(false);
+        }
+        for entry in table.iter_mut().filter(|c| heavy(**c)) {
+            *entry |= (bounds.len() as u64 / 2) << 32;
+            bounds.extend([u64::MAX, 0]);
+        }
+        self.for_each_entry(sample, |e| {
+            let h = Self::high(Self::key_of(e), bit);
+            let entry = table[(h >> (64 - t_bits)) as usize];
+            if heavy(entry & 0xffff_ffff) {
+                let (o, after) = ((entry >> 32) as usize * 2, h << t_bits);
+                bounds[o] = bounds[o].min(after);
+                bounds[o + 1] = bounds[o + 1].max(after);
+            }
+        });
         // The digit is taken from the top 64 bits of the key from `bit` on
         // (see `map_bucket`).
         let room = (Self::KEY_BITS - bit - t_bits).min(64 - t_bits);
+        let mut plan = Plan { bit, t_bits, room, seen, total };
         let mut bits = core::mem::take(&mut self.bucket_bits);
-        bits.clear();
-        let mut empty_run = false;
-        for entry in table.iter_mut() {
-            let next = bits.len() as u32;
-            let count = *entry as usize;
-            if count == 0 {
-                // Values not seen share one bucket per run of them.
-                if !empty_run {
-                    bits.push(bit);
-                    empty_run = true;
-                }
-                *entry = (bits.len() as u32 - 1) << 8;
-                continue;
+        // No more buckets than the plain digit's, so that what fits the
+        // budget (each bucket holds one partly filled block) hardly depends
+        // on the keys: when rounding made too many, lay them out for the
+        // most that gives few enough (found by bisection; the count grows
+        // with what it is laid out for).
+        plan.lay_out(table, &bounds, false, &mut bits);
+        if bits.len() > total {
+            let (mut lo, mut hi) = (1, total - 1);
+            while lo < hi {
+                plan.total = (lo + hi).div_ceil(2);
+                plan.lay_out(table, &bounds, false, &mut bits);
+                if bits.len() <= total { lo = plan.total } else { hi = plan.total - 1 }
             }
-            empty_run = false;
-            let want = (count * total).div_ceil(seen);
-            let extra = (usize::BITS - (want - 1).leading_zeros()).min(room);
-            *entry = next << 8 | extra;
-            bits.extend(core::iter::repeat_n(bit + t_bits + extra, 1 << extra));
+            plan.total = lo;
+            plan.lay_out(table, &bounds, false, &mut bits);
         }
+        let fits = bits.len() <= total;
+        if fits {
+            plan.lay_out(table, &bounds, true, &mut bits);
+        }
+        bounds.clear();
+        self.slots = bounds;
         self.map = map;
         let n = bits.len();
         self.bucket_bits = bits;
-        // Every bucket may need its first block before the sample's are
-        // freed.
-        if n > 4 * total {
+        if !fits {
             return Ok(false);
         }
+        // Every bucket may need its first block before the sample's are
+        // freed.
         while self.blocks.free_len() < n + 1 + self.keep {
             if !self.blocks.grow()? {
                 return Ok(false);
@@ -154,14 +320,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// The bucket of key `k` under the mapped digit `map` (of `t_bits` key
     /// bits from `bit`).
     #[inline(always)]
-    pub(super) fn map_bucket(map: &[u32], bit: u32, t_bits: u32, k: u128) -> usize {
+    pub(super) fn map_bucket(map: &[u64], bit: u32, t_bits: u32, k: u128) -> usize {
         // All in the top 64 bits from `bit`: `build_map` keeps `t_bits` and
-        // the extra bits within them.
+        // the bits after them within them.
         let h = Self::high(k, bit);
-        let e = map[(h >> (64 - t_bits)) as usize];
-        let (first, extra) = ((e >> 8) as usize, e & 0xff);
-        // `extra` bits after the looked-up ones, without a branch for none
-        // (as in `bucket`).
-        first + (((h << t_bits) >> 1) >> (63 - extra)) as usize
+        Entry::bucket(map[(h >> (64 - t_bits)) as usize], h << t_bits)
     }
 }
