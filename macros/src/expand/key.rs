@@ -140,7 +140,7 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
 
     let compares = parts.iter().map(|k| compare(cx, k));
     let hashes = parts.iter().map(|k| hash(cx, k));
-    let writes = parts.iter().map(|k| write_key(cx, k));
+    let writes = parts.iter().map(|k| write_part(cx, k, Sink::Vec));
     let prefix_body = key_prefix(cx, &parts, &slices_e);
     let norm = if static_fixed {
         norm_fixed(cx, &parts)
@@ -354,7 +354,90 @@ fn none_len(cx: &Ctx<'_>, p: &Plan<'_>) -> TokenStream {
     }
 }
 
-fn write_key(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
+/// Where generated code writes a canonical key: the two targets differ only
+/// in how bytes are appended, so each part's encoding is generated once (by
+/// [`write_part`]) and only these appends per target.
+#[derive(Clone, Copy)]
+enum Sink {
+    /// `out: &mut Vec<u8>`, the whole key (`write_key`).
+    Vec,
+    /// `w: &mut PrefixWriter`, which drops what does not fit its buffer
+    /// (`write_key_prefix`).
+    Prefix,
+}
+
+impl Sink {
+    /// Appends the bytes of the `&[u8]` expression `bytes`.
+    fn put(self, bytes: &TokenStream) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.extend_from_slice(#bytes);),
+            Sink::Prefix => quote!(w.put(#bytes);),
+        }
+    }
+
+    /// Appends one literal byte (a null marker).
+    fn put_byte(self, b: u8) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.push(#b);),
+            Sink::Prefix => quote!(w.put(&[#b]);),
+        }
+    }
+
+    /// Appends `n` zero bytes.
+    fn put_zeros(self, n: &TokenStream) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.resize(out.len() + #n, 0);),
+            Sink::Prefix => quote!(w.put_zeros(#n);),
+        }
+    }
+
+    /// Appends the escaped and terminated form of the byte slice `s`.
+    fn put_escaped(self, rt: &TokenStream, s: &proc_macro2::Ident, desc: bool) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(#rt::write_escaped(#s, #desc, out);),
+            Sink::Prefix => quote!(w.put_escaped(#s, #desc);),
+        }
+    }
+
+    /// Appends the canonical key of a nested value (codec `c`, fixed bits
+    /// `fx`, variable bytes `s`), inverted when `desc`.
+    fn put_nested(
+        self,
+        c: &TokenStream,
+        fx: &TokenStream,
+        s: &proc_macro2::Ident,
+        desc: bool,
+    ) -> TokenStream {
+        match self {
+            Sink::Vec => quote!({
+                let __start = out.len();
+                #c::write_key(#fx, #s, out);
+                if #desc {
+                    for __b in &mut out[__start..] { *__b = !*__b; }
+                }
+            }),
+            Sink::Prefix => quote!({
+                if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
+                    // A fixed-width key: its straight-line normalized form.
+                    let mut __t = [0u8; 64];
+                    let __t = &mut __t[..#c::KEY_NORM_LEN];
+                    #c::write_norm(#fx, #s, __t);
+                    if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
+                    w.put(__t);
+                } else {
+                    let __start = w.position();
+                    #c::write_key_prefix(#fx, #s, w);
+                    if #desc { w.invert_from(__start); }
+                }
+            }),
+        }
+    }
+}
+
+/// The canonical bytes of one key part of `encoded`, written to `sink`:
+/// straight-line code for every part but arrays (a loop over the elements)
+/// and strings (the escape loop).
+fn write_part(cx: &Ctx<'_>, k: &Part<'_, '_>, sink: Sink) -> TokenStream {
     let (rt, p, desc) = (&cx.rt, k.p, k.desc);
     let e = quote!(encoded);
     let val_off = &p.val_off;
@@ -362,40 +445,25 @@ fn write_key(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
     let value = match p.shape() {
         Shape::Prim(pr) => {
             let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
-            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-            quote!(out.extend_from_slice(#bytes);)
+            sink.put(&key_bytes(&w, sz, prim_key_len(*pr, bits), desc))
         }
         Shape::Array(pr, len) => {
             let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
-            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-            quote!(for __i in 0..(#len) as usize { out.extend_from_slice(#bytes); })
+            let put = sink.put(&key_bytes(&w, sz, prim_key_len(*pr, bits), desc));
+            quote!(for __i in 0..(#len) as usize { #put })
         }
-        Shape::Str | Shape::Bytes => {
-            let s = slice(k, "__e");
-            quote!(#rt::write_escaped(#s, #desc, out);)
-        }
+        Shape::Str | Shape::Bytes => sink.put_escaped(rt, &slice(k, "__e"), desc),
         Shape::Nested(t) => {
             let c = codec(&cx.core, t);
-            let s = slice(k, "__e");
-            let fx = cx.nested_fixed(p, &e);
-            quote!({
-                let __start = out.len();
-                #c::write_key(#fx, #s, out);
-                if #desc {
-                    for __b in &mut out[__start..] { *__b = !*__b; }
-                }
-            })
+            sink.put_nested(&c, &cx.nested_fixed(p, &e), &slice(k, "__e"), desc)
         }
     };
-    let (m1, m0) = (marker(k, true), marker(k, false));
-    let zeros = none_len(cx, p);
-    with_nulls(
-        cx,
-        k,
-        &e,
-        if p.optional() { quote!(out.push(#m1); #value) } else { value },
-        quote!(out.push(#m0); out.resize(out.len() + #zeros, 0);),
-    )
+    if !p.optional() {
+        return value;
+    }
+    let (m1, m0) = (sink.put_byte(marker(k, true)), sink.put_byte(marker(k, false)));
+    let zeros = sink.put_zeros(&none_len(cx, p));
+    with_nulls(cx, k, &e, quote!(#m1 #value), quote!(#m0 #zeros))
 }
 
 /// Normalized key of a key made of primitives and arrays only: the whole
@@ -551,56 +619,9 @@ fn norm_word(cx: &Ctx<'_>, parts: &[Part<'_, '_>], from: Source) -> Option<Token
 /// the normalized key of keys with variable or nested parts. Nothing here
 /// allocates, also for nested parts whose own key is variable.
 fn key_prefix(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> TokenStream {
-    let e = quote!(encoded);
     let mut body = Vec::new();
     for k in parts {
-        let (p, desc) = (k.p, k.desc);
-        let val_off = &p.val_off;
-        let bits = p.s.bits;
-        let value = match p.shape() {
-            Shape::Prim(pr) => {
-                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
-                let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-                quote!(w.put(#bytes);)
-            }
-            Shape::Array(pr, len) => {
-                let (wd, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
-                let bytes = key_bytes(&wd, sz, prim_key_len(*pr, bits), desc);
-                quote!(for __i in 0..(#len) as usize { w.put(#bytes); })
-            }
-            Shape::Str | Shape::Bytes => {
-                let s = slice(k, "__e");
-                quote!(w.put_escaped(#s, #desc);)
-            }
-            Shape::Nested(t) => {
-                let c = codec(&cx.core, t);
-                let s = slice(k, "__e");
-                let fx = cx.nested_fixed(p, &e);
-                quote!({
-                    if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
-                        // A fixed-width key: its straight-line normalized form.
-                        let mut __t = [0u8; 64];
-                        let __t = &mut __t[..#c::KEY_NORM_LEN];
-                        #c::write_norm(#fx, #s, __t);
-                        if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
-                        w.put(__t);
-                    } else {
-                        let __start = w.position();
-                        #c::write_key_prefix(#fx, #s, w);
-                        if #desc { w.invert_from(__start); }
-                    }
-                })
-            }
-        };
-        let (m1, m0) = (marker(k, true), marker(k, false));
-        let zeros = none_len(cx, p);
-        body.push(with_nulls(
-            cx,
-            k,
-            &e,
-            if p.optional() { quote!(w.put(&[#m1]); #value) } else { value },
-            quote!(w.put(&[#m0]); w.put_zeros(#zeros);),
-        ));
+        body.push(write_part(cx, k, Sink::Prefix));
         body.push(quote!(if w.is_full() {
             return;
         }));
