@@ -1,6 +1,6 @@
 //! The key: `Key`, `key()`, and the functions on encoded records:
-//! `compare_key`, `hash_key`, `write_key` (the canonical key) and
-//! `write_normalized_key`.
+//! `compare_key`, `hash_key`, `write_key` (the canonical key),
+//! `write_normalized_key` and `key_has_null`.
 //!
 //! Canonical form of each key part (see `segrec_core::record`): an `Option`
 //! starts with a null marker byte (`nulls first`: `None` 0, `Some` 1; `nulls
@@ -142,6 +142,7 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
     let hashes = parts.iter().map(|k| hash(cx, k));
     let writes = parts.iter().map(|k| write_part(cx, k, Sink::Vec));
     let prefix_body = key_prefix(cx, &parts, &slices_e);
+    let null_body = key_null(cx, &parts);
     let norm = if static_fixed {
         norm_fixed(cx, &parts)
     } else {
@@ -225,6 +226,59 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
         fn write_key_prefix(encoded: &[u8], w: &mut #rt::PrefixWriter<'_>) {
             #prefix_body
         }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn key_has_null(encoded: &[u8]) -> bool {
+            #null_body
+        }
+    }
+}
+
+/// The body of `key_has_null`, straight-line: one masked byte per byte of
+/// the fixed part holding null bits of `Option` key parts at literal
+/// offsets, one bit per such part at a constant-expression offset, and the
+/// embedded codec's `key_has_null` for each nested part (`false`, once
+/// inlined, for enums and primitives), or'ed without short-circuit. `false`
+/// when the key has neither `Option` nor nested parts.
+fn key_null(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
+    let (rt, e) = (&cx.rt, quote!(encoded));
+    // Null-bit masks by byte, in byte order, for literal offsets.
+    let mut bytes: Vec<(usize, u8)> = Vec::new();
+    let mut tests = Vec::new();
+    let mut upto = 0;
+    for k in parts {
+        let p = k.p;
+        if p.optional() {
+            if p.off.terms.is_empty() {
+                let (byte, bit) = (p.off.lit / 8, p.off.lit % 8);
+                match bytes.iter_mut().find(|(b, _)| *b == byte) {
+                    Some((_, mask)) => *mask |= 1 << bit,
+                    None => bytes.push((byte, 1 << bit)),
+                }
+            } else {
+                let off = &p.off;
+                tests.push(quote!(#rt::any_null_bit(#e, #off / 8, 1u8 << (#off % 8))));
+            }
+        }
+        if let Shape::Nested(t) = p.shape() {
+            let c = codec(&cx.core, t);
+            let (fx, s) = (cx.nested_fixed(p, &e), slice(k, "__e"));
+            tests.push(quote!(#c::key_has_null(#fx, #s)));
+            upto = upto.max(p.var.map_or(0, |i| i + 1));
+        }
+    }
+    bytes.sort_unstable();
+    let mut all: Vec<TokenStream> =
+        bytes.iter().map(|(byte, mask)| quote!(#rt::any_null_bit(#e, #byte, #mask))).collect();
+    all.extend(tests);
+    if all.is_empty() {
+        return quote!(false);
+    }
+    let slices = if upto > 0 { cx.var_slices(&e, "__e", upto) } else { quote!() };
+    quote! {
+        #slices
+        #((#all))|*
     }
 }
 
@@ -629,5 +683,55 @@ fn key_prefix(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> Tok
     quote! {
         #slices
         #(#body)*
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The generated body of `key_has_null` for the struct `src`, as tokens
+    /// print.
+    fn key_has_null_body(src: &str) -> String {
+        let input: syn::DeriveInput = syn::parse_str(src).expect("test input is Rust");
+        let rec = crate::check::record(&input).expect("test input is a valid record");
+        let out = super::super::record(&rec).to_string();
+        let start = out.find("fn key_has_null").expect("key_has_null is generated");
+        let open = start + out[start..].find('{').expect("a body");
+        let mut depth = 0;
+        for (i, c) in out[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return out[open + 1..open + i].trim().to_string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        panic!("unbalanced braces in {out}");
+    }
+
+    #[test]
+    fn a_key_without_option_parts_is_the_constant_false() {
+        let body = key_has_null_body(
+            "struct A { #[segment(key)] a: u32, b: Option<u8>, #[segment(key, desc)] s: String }",
+        );
+        assert_eq!(body, "false");
+        assert_eq!(key_has_null_body("struct B { a: Option<u32> }"), "false");
+    }
+
+    #[test]
+    fn option_parts_are_tested_one_masked_byte_per_byte() {
+        // Null bits at bits 0 and 2 (byte 0, mask 0b101) and 36 (byte 4,
+        // mask 1 << 4); the non-key `Option` at bit 45 is not tested.
+        let body = key_has_null_body(
+            "struct C { #[segment(key)] a: Option<bool>, #[segment(key, nulls_last)] b: Option<bool>, c: u32, \
+             #[segment(key, desc)] d: Option<u8>, e: Option<u8> }",
+        );
+        assert_eq!(body.matches("any_null_bit").count(), 2, "{body}");
+        assert!(body.contains("any_null_bit (encoded , 0usize , 5u8)"), "{body}");
+        assert!(body.contains("any_null_bit (encoded , 4usize , 16u8)"), "{body}");
+        assert!(!body.contains("let") && !body.contains("for") && !body.contains("Vec"), "{body}");
     }
 }
