@@ -1,7 +1,12 @@
 //! Keys: normalized-key byte order equals the key tuple's order, compare_key
 //! equals canonical-key memcmp, hashes agree with equality (also across two
-//! structs with matching keys), and `bits = N` at every width.
+//! structs with matching keys), `bits = N` at every width, and
+//! `key_has_null` tests exactly the null bits of the `Option` key parts.
+mod common;
+
 use std::cmp::Ordering;
+
+use common::{check_embedded_key_nulls, check_key_nulls};
 
 use proptest::prelude::*;
 use segrec::EncodeError;
@@ -516,4 +521,98 @@ fn enum_keys_are_fixed_width() {
     assert_eq!(EnumKey::NORMALIZED_KEY_LEN, 1 + 4);
     assert_eq!(<Color as SegmentEnum>::BITS, 3);
     const { assert!(WithNested::NORMALIZED_KEY_IS_PREFIX) };
+}
+
+/// An embedded key with `Option` parts: a `None` in it is a null part of
+/// the key of a record that embeds it.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Address {
+    #[segment(key)]
+    zip: Option<u32>,
+    street: String,
+    #[segment(key, desc)]
+    city: Option<String>,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Shipment {
+    #[segment(key)]
+    color: Color,
+    #[segment(key)]
+    to: Address,
+    weight: Option<u16>,
+    #[segment(key, nulls_last)]
+    from: Option<Address>,
+    #[segment(key)]
+    n: Option<i16>,
+}
+
+/// A key part behind a generic parameter, plain and as an `Option`.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Via<T> {
+    #[segment(key)]
+    hop: T,
+    #[segment(key)]
+    next: Option<T>,
+}
+
+prop_compose! {
+    fn address()(zip in proptest::option::of(any::<u32>()), street in ".{0,5}",
+                 city in proptest::option::of(strings())) -> Address {
+        Address { zip, street, city }
+    }
+}
+
+fn address_null(a: &Address) -> bool {
+    a.zip.is_none() || a.city.is_none()
+}
+
+proptest! {
+    /// Every record here with `Option` key parts, each part `None` or not
+    /// independently of the others: `key_has_null` answers as the value
+    /// says, and as the trait's default does on every one-bit change.
+    #[test]
+    fn key_has_null_tests_the_null_bits_of_the_key(m in mixed(), f in fixed(), c in color(),
+                                                   i in inner(), oc in proptest::option::of(color()),
+                                                   oi in proptest::option::of(inner()), n in any::<u32>()) {
+        check_key_nulls(&m, m.o.is_none() || m.t.is_none() || m.g.is_none());
+        let twin = MixedTwin { extra: 1, a: m.a, b: m.b, f: m.f, flag: true, o: m.o, s: m.s.clone(), t: m.t.clone(), g: m.g };
+        check_key_nulls(&twin, m.o.is_none() || m.t.is_none() || m.g.is_none());
+        check_key_nulls(&f, f.n.is_none());
+        let w = Word { tag: f.tag, price: f.price, o: m.o, payload: 9, flag: f.flag, small: f.small };
+        check_key_nulls(&w, w.o.is_none());
+        let w2 = Word2 { c: f.c, g: m.g, arr: f.arr, n: f.n.map(|v| v as u32) };
+        check_key_nulls(&w2, w2.g.is_none() || w2.n.is_none());
+        let nested = WithNested { color: c, inner: i.clone(), oc, oi: oi.clone() };
+        check_key_nulls(&nested, oc.is_none() || oi.is_none());
+        check_key_nulls(&Via { hop: n, next: f.n.map(|v| v as u32) }, f.n.is_none());
+        // Keys without `Option` parts: never null.
+        check_key_nulls(&i, false);
+        check_key_nulls(&EnumKey { color: c, n }, false);
+        check_key_nulls(&Wide { w: f.w, x: 1 }, false);
+        check_key_nulls(&Bench { key: n.into(), a: 0, b: 0, price: 0.0, flag1: true, flag2: false, flag3: true, tag: 0 }, false);
+    }
+
+    /// A `None` inside an embedded key counts, also behind `Option` and
+    /// behind a generic parameter.
+    #[test]
+    fn key_has_null_looks_into_embedded_keys(a in address(), b in proptest::option::of(address()),
+                                             weight in proptest::option::of(any::<u16>()),
+                                             n in proptest::option::of(any::<i16>()), c in color()) {
+        check_key_nulls(&a, address_null(&a));
+        let s = Shipment { color: c, to: a.clone(), weight, from: b.clone(), n };
+        check_embedded_key_nulls(&s, address_null(&a) || b.as_ref().is_none_or(address_null) || n.is_none());
+        let v = Via { hop: a.clone(), next: b.clone() };
+        check_embedded_key_nulls(&v, address_null(&a) || b.as_ref().is_none_or(address_null));
+    }
+}
+
+#[test]
+fn key_has_null_of_keys_without_option_parts_is_a_constant() {
+    // The fixed part alone (and no bytes at all) are enough to answer.
+    for bytes in [&[][..], &[0xFF; 64][..], &[0; 64][..]] {
+        assert!(!Bench::key_has_null(bytes));
+        assert!(!EnumKey::key_has_null(bytes));
+        assert!(!Wide::key_has_null(bytes));
+    }
 }

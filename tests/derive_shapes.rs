@@ -1,4 +1,7 @@
 //! Every field shape round-trips: value → encode → decode / view → equal.
+mod common;
+
+use common::check_key_nulls;
 use proptest::prelude::*;
 use segrec::EncodeError;
 use segrec::prelude::*;
@@ -319,6 +322,12 @@ proptest! {
         round_trip(&GenKey { k: true, o: Some(false) });
         let _ = keys_of(&GenKey { k: f, o: Some(f) });
         prop_assert_eq!(keys_of(&GenKey { k, o }), keys_of(&DirectI32 { k, o }));
-        prop_assert_eq!(keys_of(&GenKey { k: s.clone(), o: os.clone() }), keys_of(&DirectStr { k: s, o: os }));
+        prop_assert_eq!(keys_of(&GenKey { k: s.clone(), o: os.clone() }), keys_of(&DirectStr { k: s.clone(), o: os.clone() }));
+        // `key_has_null` tests the null bit of `o`, at a constant
+        // expression after a generic field and at a literal offset.
+        check_key_nulls(&GenKey { k, o }, o.is_none());
+        check_key_nulls(&DirectI32 { k, o }, o.is_none());
+        check_key_nulls(&GenKey { k: s.clone(), o: os.clone() }, os.is_none());
+        check_key_nulls(&DirectStr { k: s, o: os.clone() }, os.is_none());
     }
 }

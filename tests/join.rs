@@ -1,10 +1,14 @@
 //! Joins of derived records of different shapes whose key fields match:
 //! hash join and sort-merge join (fed by the `Sorter`) against a `HashMap`
-//! oracle, with `Option` keys (`None` matches nothing), at sizes that spill.
+//! oracle, with `Option` keys (`None` matches nothing, also inside an
+//! embedded key), at sizes that spill.
+
+mod common;
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use common::{check_embedded_key_nulls, check_key_nulls};
 use segrec::MemoryManager;
 use segrec::operators::join::{JoinError, Pair};
 use segrec::prelude::*;
@@ -43,6 +47,29 @@ struct Tagged {
     tag: u8,
     #[segment(key)]
     text: String,
+}
+
+/// An embedded key with an `Option` part.
+#[derive(SegmentRecord, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Place {
+    #[segment(key)]
+    zip: Option<u16>,
+    #[segment(key)]
+    city: u8,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Parcel {
+    id: u32,
+    #[segment(key)]
+    to: Place,
+}
+
+#[derive(SegmentRecord, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Depot {
+    #[segment(key)]
+    at: Place,
+    name: String,
 }
 
 struct Rng(u64);
@@ -195,6 +222,40 @@ fn derived_string_keys_join_across_types() {
         assert!(hash_join(&memory, jt, &left, &right) == want, "hash {jt:?}");
         assert!(merge_join(&memory, jt, &left, &right) == want, "merge {jt:?}");
         assert!(memory.stats().peak <= 64 << 10);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+}
+
+#[test]
+fn option_keys_are_null_exactly_when_a_part_is_none() {
+    let (orders, customers) = orders_and_customers(0xC0DE, 4000);
+    for o in &orders {
+        check_key_nulls(o, o.region.is_none());
+    }
+    for c in &customers {
+        check_key_nulls(c, c.region.is_none());
+    }
+}
+
+#[test]
+fn a_none_inside_an_embedded_key_matches_nothing() {
+    let mut rng = Rng(4321);
+    let place = |rng: &mut Rng| Place {
+        zip: (rng.below(4) != 0).then(|| rng.below(20) as u16),
+        city: rng.below(3) as u8,
+    };
+    let parcels: Vec<Parcel> = (0..6000).map(|id| Parcel { id, to: place(&mut rng) }).collect();
+    let depots: Vec<Depot> = (0..300).map(|i| Depot { at: place(&mut rng), name: format!("d{i}") }).collect();
+    for p in &parcels {
+        check_embedded_key_nulls(p, p.to.zip.is_none());
+    }
+    let key = |p: &Place| p.zip.map(|z| (z, p.city));
+    for jt in JoinType::ALL {
+        let want = oracle(jt, &parcels, &depots, |p| key(&p.to), |d| key(&d.at));
+        let (memory, dir) = manager(128 << 10);
+        assert!(hash_join(&memory, jt, &parcels, &depots) == want, "hash {jt:?}");
+        assert!(merge_join(&memory, jt, &parcels, &depots) == want, "merge {jt:?}");
+        assert!(memory.stats().peak <= 128 << 10);
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
     }
 }

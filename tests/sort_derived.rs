@@ -3,9 +3,12 @@
 //! and spilled 50x past the budget, with fan-in 2; peak <= budget and no
 //! files left after every sort.
 
+mod common;
+
 use std::cmp::Ordering;
 use std::fmt::Debug;
 
+use common::check_key_nulls;
 use segrec::MemoryManager;
 use segrec::prelude::*;
 
@@ -192,6 +195,9 @@ fn string_keys_sharing_long_prefixes_then_optional_float_desc() {
     let runs = check(&records, oracle, 64 << 10, SorterConfig::new());
     assert!(runs > 5, "{runs} runs");
     check(&records, oracle, 12 * 4096, SorterConfig::new().max_fan_in(2));
+    for r in &records[..2000] {
+        check_key_nulls(r, r.score.is_none());
+    }
 }
 
 #[test]
@@ -214,4 +220,7 @@ fn multikey_with_nan_negative_zero_and_option_parts() {
     check(&records, oracle, 8 << 20, SorterConfig::new());
     let runs = check(&records, oracle, 64 << 10, SorterConfig::new().max_fan_in(3));
     assert!(runs > 10, "{runs} runs");
+    for r in &records[..2000] {
+        check_key_nulls(r, r.day.is_none());
+    }
 }

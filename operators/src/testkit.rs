@@ -56,3 +56,32 @@ pub struct Oy {
     #[segment(key)]
     pub key: Option<u32>,
 }
+
+mod tests {
+    use proptest::prelude::{any, proptest};
+    use segrec_core::SegmentRecord;
+
+    use super::{Ox, Oy};
+
+    /// `key_has_null` of `v` once encoded is `want` and equals the trait's
+    /// default logic with any one bit of the record flipped: it tests the
+    /// null bit of the `Option` key and nothing else.
+    fn check<T: SegmentRecord>(v: &T, want: bool) {
+        let mut e = vec![0; v.encoded_len()];
+        v.encode(&mut e).expect("test values fit their fields");
+        assert_eq!(T::key_has_null(&e), want);
+        for bit in 0..e.len() * 8 {
+            e[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(T::key_has_null(&e), T::LAYOUT.key_field_is_null(&e), "bit {bit} flipped");
+            e[bit / 8] ^= 1 << (bit % 8);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn option_keys_are_null_exactly_when_none(key in any::<Option<u32>>(), v in any::<u16>()) {
+            check(&Ox { key, v }, key.is_none());
+            check(&Oy { key }, key.is_none());
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 
-use common::{Fixed, Multi, Rng, Var, check_sort, manager};
+use common::{Fixed, Multi, Rng, Var, check_key_nulls, check_sort, manager};
 use proptest::prelude::*;
 use segrec_core::{SegmentRecord, SpillError};
 use segrec_operators::{SortError, Sorter, SorterConfig};
@@ -141,6 +141,9 @@ fn floats_nan_negative_zero_options_and_desc() {
     check_sort(&records, Multi::oracle, 4 << 20, PAGE, SorterConfig::new(), true).unwrap();
     let out = check_sort(&records, Multi::oracle, SMALL, PAGE, SorterConfig::new(), false).unwrap();
     assert!(out.runs > 5, "{out:?}");
+    for r in &records[..2000] {
+        check_key_nulls(r, r.opt.is_none());
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use core::cmp::Ordering;
 use std::fmt::Debug;
 use std::fs;
 
-use common::{Fixed, Outcome, Rng, check_sort, manager};
+use common::{Fixed, Outcome, Rng, check_key_nulls, check_sort, manager};
 use keys::*;
 use proptest::prelude::*;
 use segrec_core::SegmentRecord;
@@ -61,6 +61,16 @@ fn record_shapes_take_the_fixed_path_with_the_intended_entry_sizes() {
     assert!(fixed_path::<W10>() && W10::NORMALIZED_KEY_LEN == 10);
     assert!(fixed_path::<W11>() && W11::NORMALIZED_KEY_LEN == 11);
     assert!(fixed_path::<W12>() && W12::NORMALIZED_KEY_LEN == 12);
+}
+
+#[test]
+fn option_keys_are_null_exactly_when_the_part_is_none() {
+    for r in w10s(2000, 5) {
+        check_key_nulls(&r, r.price.is_none());
+    }
+    for r in w11s(2000, 6) {
+        check_key_nulls(&r, r.id.is_none());
+    }
 }
 
 #[test]

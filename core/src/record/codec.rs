@@ -152,6 +152,19 @@ pub const fn fits_bits(value: i128, bits: u32, signed: bool) -> bool {
     }
 }
 
+/// Whether one of the null bits `mask` of byte `byte` of `buf` is 0 (a
+/// `None`): `key_has_null` tests the null bits of a key's `Option` parts a
+/// byte at a time with it. A byte past the end holds no null (as in the
+/// trait's default).
+#[inline(always)]
+#[must_use]
+pub fn any_null_bit(buf: &[u8], byte: usize, mask: u8) -> bool {
+    match buf.get(byte) {
+        Some(&b) => b & mask != mask,
+        None => false,
+    }
+}
+
 /// The order-preserving unsigned form of an `f32`'s bits (IEEE 754 total
 /// order: negative NaN < -inf < ... < -0.0 < +0.0 < ... < +inf < NaN).
 #[inline(always)]

@@ -99,6 +99,20 @@ impl Layout {
         }
         false
     }
+
+    /// Whether an `Option` key field listed here is `None` in the encoded
+    /// record `encoded`: its null bit (at `bit_offset`, 1 = `Some`) is 0. A
+    /// bit past the end of `encoded` counts as not null, and the key fields
+    /// of embedded records are not looked into. This is what
+    /// [`SegmentRecord::key_has_null`](super::SegmentRecord::key_has_null)
+    /// returns by default.
+    #[must_use]
+    pub fn key_field_is_null(&self, encoded: &[u8]) -> bool {
+        self.fields.iter().any(|f| {
+            f.is_nullable_key()
+                && encoded.get(f.bit_offset / 8).is_some_and(|b| (b >> (f.bit_offset % 8)) & 1 == 0)
+        })
+    }
 }
 
 impl FieldLayout {

@@ -198,22 +198,25 @@ pub trait SegmentRecord: Sized {
         }
     }
 
-    /// Whether any `Option` part of the key of an encoded record is `None`.
-    /// Joins use it for SQL semantics: a key with a null part matches nothing.
+    /// Whether any `Option` part of the key of an encoded record is `None`,
+    /// also inside the key of an embedded record. Joins use it for SQL
+    /// semantics: a key with a null part matches nothing.
     ///
-    /// The default reads the null bits of the `Option` key fields that
-    /// [`LAYOUT`](SegmentRecord::LAYOUT) lists (bit `bit_offset`, 1 =
-    /// `Some`); for a key without `Option` parts it is a constant `false`.
+    /// The derive generates straight-line code that tests exactly the null
+    /// bits of the `Option` key fields (one masked byte per byte holding
+    /// some) and asks embedded key records their own `key_has_null`; for a
+    /// key without `Option` or embedded parts it is the constant `false`.
+    /// This default, for hand-written impls, reads the null bits of the
+    /// `Option` key fields that [`LAYOUT`](SegmentRecord::LAYOUT) lists
+    /// ([`Layout::key_field_is_null`]), without looking into embedded
+    /// records; for a key without `Option` fields it is a constant `false`.
     /// Hand-written impls whose `LAYOUT` does not list fields override it.
     #[inline]
     fn key_has_null(encoded: &[u8]) -> bool {
         if !const { Self::LAYOUT.has_nullable_key() } {
             return false;
         }
-        Self::LAYOUT.fields.iter().any(|f| {
-            f.is_nullable_key()
-                && encoded.get(f.bit_offset / 8).is_some_and(|b| (b >> (f.bit_offset % 8)) & 1 == 0)
-        })
+        Self::LAYOUT.key_field_is_null(encoded)
     }
 
     /// Writes the canonical key of an encoded record through `w`, which

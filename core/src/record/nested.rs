@@ -89,6 +89,13 @@ pub trait NestedCodec<T> {
     fn write_norm(fixed: u64, var: &[u8], out: &mut [u8]);
     /// Mixes the canonical key into `h`.
     fn hash_key(fixed: u64, var: &[u8], h: &mut KeyHasher);
+    /// Whether the key of a stored value has a `None` part (see
+    /// [`SegmentRecord::key_has_null`]): only an embedded record's can.
+    #[inline(always)]
+    fn key_has_null(fixed: u64, var: &[u8]) -> bool {
+        let _ = (fixed, var);
+        false
+    }
     /// Writes the canonical key of a stored value through `w`, which keeps
     /// what fits (see [`SegmentRecord::write_key_prefix`]). The default
     /// builds the key in a vector first; the codecs here override it so that
@@ -244,6 +251,10 @@ impl<R: SegmentRecord> NestedCodec<R> for RecordCodec<R> {
     #[inline]
     fn hash_key(_: u64, var: &[u8], h: &mut KeyHasher) {
         h.write_u64(R::hash_key(var, 0));
+    }
+    #[inline]
+    fn key_has_null(_: u64, var: &[u8]) -> bool {
+        R::key_has_null(var)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The key: `Key`, `key()`, and the functions on encoded records:
-//! `compare_key`, `hash_key`, `write_key` (the canonical key) and
-//! `write_normalized_key`.
+//! `compare_key`, `hash_key`, `write_key` (the canonical key),
+//! `write_normalized_key` and `key_has_null`.
 //!
 //! Canonical form of each key part (see `segrec_core::record`): an `Option`
 //! starts with a null marker byte (`nulls first`: `None` 0, `Some` 1; `nulls
@@ -140,8 +140,9 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
 
     let compares = parts.iter().map(|k| compare(cx, k));
     let hashes = parts.iter().map(|k| hash(cx, k));
-    let writes = parts.iter().map(|k| write_key(cx, k));
+    let writes = parts.iter().map(|k| write_part(cx, k, Sink::Vec));
     let prefix_body = key_prefix(cx, &parts, &slices_e);
+    let null_body = key_null(cx, &parts);
     let norm = if static_fixed {
         norm_fixed(cx, &parts)
     } else {
@@ -225,6 +226,59 @@ pub fn items(cx: &Ctx<'_>) -> TokenStream {
         fn write_key_prefix(encoded: &[u8], w: &mut #rt::PrefixWriter<'_>) {
             #prefix_body
         }
+
+        #[inline]
+        #[allow(unused_variables)]
+        fn key_has_null(encoded: &[u8]) -> bool {
+            #null_body
+        }
+    }
+}
+
+/// The body of `key_has_null`, straight-line: one masked byte per byte of
+/// the fixed part holding null bits of `Option` key parts at literal
+/// offsets, one bit per such part at a constant-expression offset, and the
+/// embedded codec's `key_has_null` for each nested part (`false`, once
+/// inlined, for enums and primitives), or'ed without short-circuit. `false`
+/// when the key has neither `Option` nor nested parts.
+fn key_null(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
+    let (rt, e) = (&cx.rt, quote!(encoded));
+    // Null-bit masks by byte, in byte order, for literal offsets.
+    let mut bytes: Vec<(usize, u8)> = Vec::new();
+    let mut tests = Vec::new();
+    let mut upto = 0;
+    for k in parts {
+        let p = k.p;
+        if p.optional() {
+            if p.off.terms.is_empty() {
+                let (byte, bit) = (p.off.lit / 8, p.off.lit % 8);
+                match bytes.iter_mut().find(|(b, _)| *b == byte) {
+                    Some((_, mask)) => *mask |= 1 << bit,
+                    None => bytes.push((byte, 1 << bit)),
+                }
+            } else {
+                let off = &p.off;
+                tests.push(quote!(#rt::any_null_bit(#e, #off / 8, 1u8 << (#off % 8))));
+            }
+        }
+        if let Shape::Nested(t) = p.shape() {
+            let c = codec(&cx.core, t);
+            let (fx, s) = (cx.nested_fixed(p, &e), slice(k, "__e"));
+            tests.push(quote!(#c::key_has_null(#fx, #s)));
+            upto = upto.max(p.var.map_or(0, |i| i + 1));
+        }
+    }
+    bytes.sort_unstable();
+    let mut all: Vec<TokenStream> =
+        bytes.iter().map(|(byte, mask)| quote!(#rt::any_null_bit(#e, #byte, #mask))).collect();
+    all.extend(tests);
+    if all.is_empty() {
+        return quote!(false);
+    }
+    let slices = if upto > 0 { cx.var_slices(&e, "__e", upto) } else { quote!() };
+    quote! {
+        #slices
+        #((#all))|*
     }
 }
 
@@ -354,7 +408,90 @@ fn none_len(cx: &Ctx<'_>, p: &Plan<'_>) -> TokenStream {
     }
 }
 
-fn write_key(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
+/// Where generated code writes a canonical key: the two targets differ only
+/// in how bytes are appended, so each part's encoding is generated once (by
+/// [`write_part`]) and only these appends per target.
+#[derive(Clone, Copy)]
+enum Sink {
+    /// `out: &mut Vec<u8>`, the whole key (`write_key`).
+    Vec,
+    /// `w: &mut PrefixWriter`, which drops what does not fit its buffer
+    /// (`write_key_prefix`).
+    Prefix,
+}
+
+impl Sink {
+    /// Appends the bytes of the `&[u8]` expression `bytes`.
+    fn put(self, bytes: &TokenStream) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.extend_from_slice(#bytes);),
+            Sink::Prefix => quote!(w.put(#bytes);),
+        }
+    }
+
+    /// Appends one literal byte (a null marker).
+    fn put_byte(self, b: u8) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.push(#b);),
+            Sink::Prefix => quote!(w.put(&[#b]);),
+        }
+    }
+
+    /// Appends `n` zero bytes.
+    fn put_zeros(self, n: &TokenStream) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(out.resize(out.len() + #n, 0);),
+            Sink::Prefix => quote!(w.put_zeros(#n);),
+        }
+    }
+
+    /// Appends the escaped and terminated form of the byte slice `s`.
+    fn put_escaped(self, rt: &TokenStream, s: &proc_macro2::Ident, desc: bool) -> TokenStream {
+        match self {
+            Sink::Vec => quote!(#rt::write_escaped(#s, #desc, out);),
+            Sink::Prefix => quote!(w.put_escaped(#s, #desc);),
+        }
+    }
+
+    /// Appends the canonical key of a nested value (codec `c`, fixed bits
+    /// `fx`, variable bytes `s`), inverted when `desc`.
+    fn put_nested(
+        self,
+        c: &TokenStream,
+        fx: &TokenStream,
+        s: &proc_macro2::Ident,
+        desc: bool,
+    ) -> TokenStream {
+        match self {
+            Sink::Vec => quote!({
+                let __start = out.len();
+                #c::write_key(#fx, #s, out);
+                if #desc {
+                    for __b in &mut out[__start..] { *__b = !*__b; }
+                }
+            }),
+            Sink::Prefix => quote!({
+                if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
+                    // A fixed-width key: its straight-line normalized form.
+                    let mut __t = [0u8; 64];
+                    let __t = &mut __t[..#c::KEY_NORM_LEN];
+                    #c::write_norm(#fx, #s, __t);
+                    if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
+                    w.put(__t);
+                } else {
+                    let __start = w.position();
+                    #c::write_key_prefix(#fx, #s, w);
+                    if #desc { w.invert_from(__start); }
+                }
+            }),
+        }
+    }
+}
+
+/// The canonical bytes of one key part of `encoded`, written to `sink`:
+/// straight-line code for every part but arrays (a loop over the elements)
+/// and strings (the escape loop).
+fn write_part(cx: &Ctx<'_>, k: &Part<'_, '_>, sink: Sink) -> TokenStream {
     let (rt, p, desc) = (&cx.rt, k.p, k.desc);
     let e = quote!(encoded);
     let val_off = &p.val_off;
@@ -362,40 +499,25 @@ fn write_key(cx: &Ctx<'_>, k: &Part<'_, '_>) -> TokenStream {
     let value = match p.shape() {
         Shape::Prim(pr) => {
             let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
-            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-            quote!(out.extend_from_slice(#bytes);)
+            sink.put(&key_bytes(&w, sz, prim_key_len(*pr, bits), desc))
         }
         Shape::Array(pr, len) => {
             let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
-            let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-            quote!(for __i in 0..(#len) as usize { out.extend_from_slice(#bytes); })
+            let put = sink.put(&key_bytes(&w, sz, prim_key_len(*pr, bits), desc));
+            quote!(for __i in 0..(#len) as usize { #put })
         }
-        Shape::Str | Shape::Bytes => {
-            let s = slice(k, "__e");
-            quote!(#rt::write_escaped(#s, #desc, out);)
-        }
+        Shape::Str | Shape::Bytes => sink.put_escaped(rt, &slice(k, "__e"), desc),
         Shape::Nested(t) => {
             let c = codec(&cx.core, t);
-            let s = slice(k, "__e");
-            let fx = cx.nested_fixed(p, &e);
-            quote!({
-                let __start = out.len();
-                #c::write_key(#fx, #s, out);
-                if #desc {
-                    for __b in &mut out[__start..] { *__b = !*__b; }
-                }
-            })
+            sink.put_nested(&c, &cx.nested_fixed(p, &e), &slice(k, "__e"), desc)
         }
     };
-    let (m1, m0) = (marker(k, true), marker(k, false));
-    let zeros = none_len(cx, p);
-    with_nulls(
-        cx,
-        k,
-        &e,
-        if p.optional() { quote!(out.push(#m1); #value) } else { value },
-        quote!(out.push(#m0); out.resize(out.len() + #zeros, 0);),
-    )
+    if !p.optional() {
+        return value;
+    }
+    let (m1, m0) = (sink.put_byte(marker(k, true)), sink.put_byte(marker(k, false)));
+    let zeros = sink.put_zeros(&none_len(cx, p));
+    with_nulls(cx, k, &e, quote!(#m1 #value), quote!(#m0 #zeros))
 }
 
 /// Normalized key of a key made of primitives and arrays only: the whole
@@ -551,56 +673,9 @@ fn norm_word(cx: &Ctx<'_>, parts: &[Part<'_, '_>], from: Source) -> Option<Token
 /// the normalized key of keys with variable or nested parts. Nothing here
 /// allocates, also for nested parts whose own key is variable.
 fn key_prefix(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> TokenStream {
-    let e = quote!(encoded);
     let mut body = Vec::new();
     for k in parts {
-        let (p, desc) = (k.p, k.desc);
-        let val_off = &p.val_off;
-        let bits = p.s.bits;
-        let value = match p.shape() {
-            Shape::Prim(pr) => {
-                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
-                let bytes = key_bytes(&w, sz, prim_key_len(*pr, bits), desc);
-                quote!(w.put(#bytes);)
-            }
-            Shape::Array(pr, len) => {
-                let (wd, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
-                let bytes = key_bytes(&wd, sz, prim_key_len(*pr, bits), desc);
-                quote!(for __i in 0..(#len) as usize { w.put(#bytes); })
-            }
-            Shape::Str | Shape::Bytes => {
-                let s = slice(k, "__e");
-                quote!(w.put_escaped(#s, #desc);)
-            }
-            Shape::Nested(t) => {
-                let c = codec(&cx.core, t);
-                let s = slice(k, "__e");
-                let fx = cx.nested_fixed(p, &e);
-                quote!({
-                    if !#c::KEY_IS_PREFIX && #c::KEY_NORM_LEN <= 64 {
-                        // A fixed-width key: its straight-line normalized form.
-                        let mut __t = [0u8; 64];
-                        let __t = &mut __t[..#c::KEY_NORM_LEN];
-                        #c::write_norm(#fx, #s, __t);
-                        if #desc { for __b in __t.iter_mut() { *__b = !*__b; } }
-                        w.put(__t);
-                    } else {
-                        let __start = w.position();
-                        #c::write_key_prefix(#fx, #s, w);
-                        if #desc { w.invert_from(__start); }
-                    }
-                })
-            }
-        };
-        let (m1, m0) = (marker(k, true), marker(k, false));
-        let zeros = none_len(cx, p);
-        body.push(with_nulls(
-            cx,
-            k,
-            &e,
-            if p.optional() { quote!(w.put(&[#m1]); #value) } else { value },
-            quote!(w.put(&[#m0]); w.put_zeros(#zeros);),
-        ));
+        body.push(write_part(cx, k, Sink::Prefix));
         body.push(quote!(if w.is_full() {
             return;
         }));
@@ -608,5 +683,55 @@ fn key_prefix(cx: &Ctx<'_>, parts: &[Part<'_, '_>], slices: &TokenStream) -> Tok
     quote! {
         #slices
         #(#body)*
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The generated body of `key_has_null` for the struct `src`, as tokens
+    /// print.
+    fn key_has_null_body(src: &str) -> String {
+        let input: syn::DeriveInput = syn::parse_str(src).expect("test input is Rust");
+        let rec = crate::check::record(&input).expect("test input is a valid record");
+        let out = super::super::record(&rec).to_string();
+        let start = out.find("fn key_has_null").expect("key_has_null is generated");
+        let open = start + out[start..].find('{').expect("a body");
+        let mut depth = 0;
+        for (i, c) in out[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return out[open + 1..open + i].trim().to_string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        panic!("unbalanced braces in {out}");
+    }
+
+    #[test]
+    fn a_key_without_option_parts_is_the_constant_false() {
+        let body = key_has_null_body(
+            "struct A { #[segment(key)] a: u32, b: Option<u8>, #[segment(key, desc)] s: String }",
+        );
+        assert_eq!(body, "false");
+        assert_eq!(key_has_null_body("struct B { a: Option<u32> }"), "false");
+    }
+
+    #[test]
+    fn option_parts_are_tested_one_masked_byte_per_byte() {
+        // Null bits at bits 0 and 2 (byte 0, mask 0b101) and 36 (byte 4,
+        // mask 1 << 4); the non-key `Option` at bit 45 is not tested.
+        let body = key_has_null_body(
+            "struct C { #[segment(key)] a: Option<bool>, #[segment(key, nulls_last)] b: Option<bool>, c: u32, \
+             #[segment(key, desc)] d: Option<u8>, e: Option<u8> }",
+        );
+        assert_eq!(body.matches("any_null_bit").count(), 2, "{body}");
+        assert!(body.contains("any_null_bit (encoded , 0usize , 5u8)"), "{body}");
+        assert!(body.contains("any_null_bit (encoded , 4usize , 16u8)"), "{body}");
+        assert!(!body.contains("let") && !body.contains("for") && !body.contains("Vec"), "{body}");
     }
 }

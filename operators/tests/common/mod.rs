@@ -152,3 +152,24 @@ where
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "spill files left behind");
     Ok(outcome)
 }
+
+/// `key_has_null` of `v` once encoded equals `want`, the oracle from the
+/// owned value (some `Option` key part is `None`), and the trait's default
+/// logic (`LAYOUT.key_field_is_null`) agrees on the encoding, on the
+/// encoding with any single bit of the fixed part flipped, and on every
+/// truncation of it: the derive tests exactly the null bits of the
+/// `Option` key fields and never reads past the end.
+pub fn check_key_nulls<T: SegmentRecord>(v: &T, want: bool) {
+    let mut e = vec![0; v.encoded_len()];
+    v.encode(&mut e).expect("test values fit their fields");
+    assert_eq!(T::key_has_null(&e), want, "key_has_null against the value");
+    assert_eq!(T::LAYOUT.key_field_is_null(&e), want, "the trait's default against the value");
+    for bit in 0..T::FIXED_LEN * 8 {
+        e[bit / 8] ^= 1 << (bit % 8);
+        assert_eq!(T::key_has_null(&e), T::LAYOUT.key_field_is_null(&e), "bit {bit} flipped");
+        e[bit / 8] ^= 1 << (bit % 8);
+    }
+    for n in 0..e.len() {
+        assert_eq!(T::key_has_null(&e[..n]), T::LAYOUT.key_field_is_null(&e[..n]), "first {n} bytes");
+    }
+}

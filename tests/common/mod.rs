@@ -1,0 +1,48 @@
+//! Checks shared by the facade's test crates.
+#![allow(dead_code)]
+
+use segrec::prelude::*;
+
+/// Encodes `v` (which must encode).
+pub fn encoded<T: SegmentRecord>(v: &T) -> Vec<u8> {
+    let mut buf = vec![0; v.encoded_len()];
+    v.encode(&mut buf).expect("test values fit their fields");
+    buf
+}
+
+/// The derived `key_has_null` of `v` once encoded equals `want`, the
+/// oracle from the owned value (some `Option` key part is `None`), and the
+/// trait's default logic (`LAYOUT.key_field_is_null`) agrees on the
+/// encoding, on the encoding with any single bit of the fixed part flipped,
+/// and on every truncation of it: the generated code tests exactly the null
+/// bits of the `Option` key fields, no other bit, and never reads past the
+/// end. For records whose key has no embedded record with `Option` key
+/// fields (which the default does not look into).
+pub fn check_key_nulls<T: SegmentRecord>(v: &T, want: bool) {
+    let mut e = encoded(v);
+    assert_eq!(T::key_has_null(&e), want, "key_has_null against the value");
+    assert_eq!(T::LAYOUT.key_field_is_null(&e), want, "the trait's default against the value");
+    for bit in 0..T::FIXED_LEN * 8 {
+        e[bit / 8] ^= 1 << (bit % 8);
+        assert_eq!(
+            T::key_has_null(&e),
+            T::LAYOUT.key_field_is_null(&e),
+            "key_has_null with bit {bit} of the fixed part flipped"
+        );
+        e[bit / 8] ^= 1 << (bit % 8);
+    }
+    for n in 0..e.len() {
+        assert_eq!(
+            T::key_has_null(&e[..n]),
+            T::LAYOUT.key_field_is_null(&e[..n]),
+            "key_has_null of the first {n} bytes"
+        );
+    }
+}
+
+/// The derived `key_has_null` of `v` once encoded equals `want`, the
+/// oracle from the owned value, for records whose key embeds records with
+/// `Option` key fields (a `None` there is a null key part too).
+pub fn check_embedded_key_nulls<T: SegmentRecord>(v: &T, want: bool) {
+    assert_eq!(T::key_has_null(&encoded(v)), want, "key_has_null against the value");
+}
