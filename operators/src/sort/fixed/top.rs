@@ -231,7 +231,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         let t_bits = self.map.len().trailing_zeros().min(Self::KEY_BITS - bit);
         let (total, seen) = (1usize << d, sample.len.max(1));
-        let heavy = |count: u64| count as usize * total > seen;
+        // The digit is taken from the top 64 bits of the key from `bit` on
+        // (see `map_bucket`).
+        let room = (Self::KEY_BITS - bit - t_bits).min(64 - t_bits);
+        let mut plan = Plan { bit, t_bits, room, seen, total };
         let mut map = core::mem::take(&mut self.map);
         let table = &mut map[..1 << t_bits];
         table.fill(0);
@@ -243,28 +246,24 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // (in `bounds`, the slot vector, unused while pushing).
         let mut bounds = core::mem::take(&mut self.slots);
         bounds.clear();
-        if 2 * table.iter().filter(|&&c| heavy(c)).count() > bounds.capacity() {
+        if 2 * table.iter().filter(|&&c| plan.heavy(c)).count() > bounds.capacity() {
             self.slots = bounds;
             self.map = map;
             return Ok(false);
         }
-        for entry in table.iter_mut().filter(|c| heavy(**c)) {
+        for entry in table.iter_mut().filter(|c| plan.heavy(**c)) {
             *entry |= (bounds.len() as u64 / 2) << 32;
             bounds.extend([u64::MAX, 0]);
         }
         self.for_each_entry(sample, |e| {
             let h = Self::high(Self::key_of(e), bit);
             let entry = table[(h >> (64 - t_bits)) as usize];
-            if heavy(entry & 0xffff_ffff) {
+            if plan.heavy(entry & 0xffff_ffff) {
                 let (o, after) = ((entry >> 32) as usize * 2, h << t_bits);
                 bounds[o] = bounds[o].min(after);
                 bounds[o + 1] = bounds[o + 1].max(after);
             }
         });
-        // The digit is taken from the top 64 bits of the key from `bit` on
-        // (see `map_bucket`).
-        let room = (Self::KEY_BITS - bit - t_bits).min(64 - t_bits);
-        let mut plan = Plan { bit, t_bits, room, seen, total };
         let mut bits = core::mem::take(&mut self.bucket_bits);
         // No more buckets than the plain digit's, so that what fits the
         // budget (each bucket holds one partly filled block) hardly depends
