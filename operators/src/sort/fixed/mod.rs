@@ -447,18 +447,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
         // A chain of `cache_cap` entries spans its full blocks plus, when
         // the buckets were linked into one (sorted input, a restore), one
-        // partly filled block per bucket (a mapped digit has up to 4 times
-        // the plain digit's buckets).
-        let list = (2 * self.cache_cap / Self::PER_BLOCK + (4 << self.top_bits) + 2).min(self.cache_cap + 1);
+        // partly filled block per bucket (a mapped digit has no more
+        // buckets than the plain one, see `top.rs`).
+        let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
         let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
         // The mapped top digit's table, at budgets with top buckets: charged
         // whether it is used or not, so what fits hardly depends on the keys.
         let map =
             if self.top_bits > 0 { 1 << Self::map_width(self.blocks.reservation().capacity()) } else { 0 };
         let kept = if self.top_bits > 0 { wide } else { 0 };
-        // Bucket cursors and chains (and a mapped digit's shared bits): up
-        // to 4 times the plain digit's buckets, and a split's sub-chains.
-        let buckets = if self.top_bits > 0 { (4 << self.top_bits) + (1 << MAX_DIGIT) } else { 1 };
+        // Bucket cursors and chains (and a mapped digit's shared bits) of
+        // the top digit, and a split's sub-chains.
+        let buckets = if self.top_bits > 0 { (1 << self.top_bits) + (1 << MAX_DIGIT) } else { 1 };
         let per_bucket = size_of::<usize>() + size_of::<Chain>() + size_of::<u32>();
         let bytes = self.cache_cap * 8
             + wide * 16
@@ -475,6 +475,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.keys = Vec::with_capacity(kept);
         self.list = Vec::with_capacity(list);
         self.map = vec![0; map];
+        self.bucket_bits = Vec::with_capacity(if self.top_bits > 0 { 1 << self.top_bits } else { 0 });
         Ok(())
     }
 

@@ -92,9 +92,11 @@ struct Plan {
     t_bits: u32,
     /// Key bits after the values a heavy value's buckets may use.
     room: u32,
-    /// Keys in the sample, and about how many buckets to make of them.
+    /// Keys in the sample, about how many buckets to make of them, and
+    /// the most there may be.
     seen: usize,
     total: usize,
+    most: usize,
 }
 
 impl Plan {
@@ -107,8 +109,10 @@ impl Plan {
     /// Lays out the buckets over the values of `table` (sample counts in
     /// the low half of each entry, heavy values' ordinals in `bounds` in
     /// the high half), giving each bucket's shared key bits in `bits`;
-    /// with `write`, replaces each entry with its [`Entry`].
-    fn lay_out(&self, table: &mut [u64], bounds: &[u64], write: bool, bits: &mut Vec<u32>) {
+    /// with `write`, replaces each entry with its [`Entry`]. `false`, and
+    /// the layout left unfinished, when it needs more than `most` buckets:
+    /// `bits` never grows past them (its capacity is charged for them).
+    fn lay_out(&self, table: &mut [u64], bounds: &[u64], write: bool, bits: &mut Vec<u32>) -> bool {
         let (bit, t_bits) = (self.bit, self.t_bits);
         let target = self.seen.div_ceil(self.total);
         // The bits all keys of the values from `a` to `b` share.
@@ -121,6 +125,9 @@ impl Plan {
         for (value, entry) in table.iter_mut().enumerate() {
             let count = *entry & 0xffff_ffff;
             if !self.heavy(count) {
+                if open.is_none() && bits.len() == self.most {
+                    return false;
+                }
                 let (first, in_it) = open.get_or_insert_with(|| {
                     bits.push(bit);
                     (value, 0)
@@ -147,6 +154,9 @@ impl Plan {
             let width = skip + extra;
             let lo = if skip == 0 { 0 } else { least >> (64 - skip) << extra };
             let n = 1usize << extra;
+            if bits.len() + n > self.most {
+                return false;
+            }
             if write {
                 *entry = Entry::pack(bits.len(), width, n as u64 - 1, lo);
             }
@@ -156,6 +166,7 @@ impl Plan {
             let outer = if skip == 0 { inner } else { bit + t_bits };
             bits.extend((0..n).map(|i| if i == 0 || i == n - 1 { outer } else { inner }));
         }
+        true
     }
 }
 
@@ -234,7 +245,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // The digit is taken from the top 64 bits of the key from `bit` on
         // (see `map_bucket`).
         let room = (Self::KEY_BITS - bit - t_bits).min(64 - t_bits);
-        let mut plan = Plan { bit, t_bits, room, seen, total };
+        let mut plan = Plan { bit, t_bits, room, seen, total, most: total };
         let mut map = core::mem::take(&mut self.map);
         let table = &mut map[..1 << t_bits];
         table.fill(0);
@@ -270,20 +281,23 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // on the keys: when rounding made too many, lay them out for the
         // most that gives few enough (found by bisection; the count grows
         // with what it is laid out for).
-        plan.lay_out(table, &bounds, false, &mut bits);
-        if bits.len() > total {
+        let mut fits = plan.lay_out(table, &bounds, false, &mut bits);
+        if !fits {
             let (mut lo, mut hi) = (1, total - 1);
             while lo < hi {
                 plan.total = (lo + hi).div_ceil(2);
-                plan.lay_out(table, &bounds, false, &mut bits);
-                if bits.len() <= total { lo = plan.total } else { hi = plan.total - 1 }
+                if plan.lay_out(table, &bounds, false, &mut bits) {
+                    lo = plan.total
+                } else {
+                    hi = plan.total - 1
+                }
             }
             plan.total = lo;
-            plan.lay_out(table, &bounds, false, &mut bits);
+            fits = plan.lay_out(table, &bounds, false, &mut bits);
         }
-        let fits = bits.len() <= total;
         if fits {
-            plan.lay_out(table, &bounds, true, &mut bits);
+            // The same layout as the dry run's, so it fits again.
+            fits = plan.lay_out(table, &bounds, true, &mut bits);
         }
         bounds.clear();
         self.slots = bounds;
@@ -324,5 +338,76 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // the bits after them within them.
         let h = Self::high(k, bit);
         Entry::bucket(map[(h >> (64 - t_bits)) as usize], h << t_bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table of 256 values (8 bits from key bit 0), each with its sampled
+    /// keys' count and a heavy ordinal, and bounds saying the sampled keys
+    /// of a heavy value differ from the first bit after it on, except that
+    /// those of every eighth value (from the seventh) share 4 bits first.
+    fn table(counts: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        let mut bounds = Vec::new();
+        let table = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                if i % 8 == 6 {
+                    bounds.extend([0x5 << 60, (0x6 << 60) - 1]);
+                } else {
+                    bounds.extend([0, u64::MAX]);
+                }
+                c | (i as u64) << 32
+            })
+            .collect();
+        (table, bounds)
+    }
+
+    fn plan(counts: &[u64], total: usize, most: usize) -> Plan {
+        Plan { bit: 0, t_bits: 8, room: 32, seen: counts.iter().sum::<u64>() as usize, total, most }
+    }
+
+    #[test]
+    fn a_layout_never_grows_past_the_most_buckets() {
+        // Every value heavy and given 4 buckets: 1 024 in all.
+        let counts = vec![100; 256];
+        let (mut t, bounds) = table(&counts);
+        let mut bits = Vec::with_capacity(1024);
+        assert!(plan(&counts, 1024, 1024).lay_out(&mut t, &bounds, false, &mut bits));
+        assert_eq!(bits.len(), 1024);
+        for most in [1000, 513, 3] {
+            let mut bits = Vec::with_capacity(most);
+            assert!(!plan(&counts, 1024, most).lay_out(&mut t, &bounds, false, &mut bits), "{most}");
+            assert!(bits.len() <= most && bits.capacity() == most, "{most}: {} buckets", bits.len());
+        }
+        // Light values only: each bucket takes about 100 sampled keys.
+        let counts: Vec<u64> = (0..256).map(|v| v % 7).collect();
+        let (mut t, bounds) = table(&counts);
+        let mut bits = Vec::with_capacity(4);
+        assert!(!plan(&counts, 8, 4).lay_out(&mut t, &bounds, false, &mut bits));
+        assert_eq!(bits.len(), 4);
+    }
+
+    #[test]
+    fn written_entries_keep_keys_in_bucket_order() {
+        // Heavy, light and unseen values side by side.
+        let counts: Vec<u64> = (0..256u64).map(|v| [0, 1, 3, 400, 20, 0, 1500, 2][v as usize % 8]).collect();
+        let (mut t, bounds) = table(&counts);
+        let p = plan(&counts, 256, 512);
+        let mut bits = Vec::with_capacity(512);
+        assert!(p.lay_out(&mut t, &bounds, true, &mut bits));
+        let mut last = 0;
+        for (v, &e) in t.iter().enumerate() {
+            // Below, within and above the shared bits of the narrow values.
+            for after in [0, 1 << 40, 0x5 << 60, 0x58 << 56, (0x6 << 60) - 1, 0x6 << 60, u64::MAX] {
+                let b = Entry::bucket(e, after);
+                assert!(b >= last && b < bits.len(), "value {v}, after {after:#x}: bucket {b} after {last}");
+                last = b;
+            }
+        }
+        assert_eq!(last, bits.len() - 1, "the last bucket is used");
     }
 }
