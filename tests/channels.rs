@@ -4,11 +4,14 @@
 //! `slice::sort_by`, and steady-state sending and receiving of fixed-size
 //! records makes no heap allocation per record.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::Order;
 use segrec::MemoryManager;
 use segrec::operators::channel::{self, BufferPool, ChannelConfig};
 use segrec::prelude::*;
@@ -44,19 +47,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-#[derive(SegmentRecord, Debug, Clone, PartialEq)]
-struct Order {
-    #[segment(key)]
-    customer: u32,
-    #[segment(key, desc)]
-    amount: i64,
-    #[segment(bits = 4)]
-    priority: u8,
-    shipped: bool,
-    discount: Option<f32>,
-    comment: String,
-}
 
 #[derive(SegmentRecord, Debug, Clone, Copy, PartialEq)]
 struct Tick {

@@ -6,7 +6,7 @@ mod common;
 
 use std::cmp::Ordering;
 
-use common::{check_embedded_key_nulls, check_key_nulls};
+use common::{Bench, check_embedded_key_nulls, check_key_nulls};
 
 use proptest::prelude::*;
 use segrec::EncodeError;
@@ -73,19 +73,6 @@ pub struct Fixed {
     #[segment(key)]
     arr: [i8; 2],
     payload: String,
-}
-
-#[derive(SegmentRecord, Debug, Clone, PartialEq)]
-pub struct Bench {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
 }
 
 /// Fixed-width keys of at most 16 bytes: the derive computes their

@@ -1,18 +1,9 @@
+mod common;
+
+use common::Bench;
 use segrec::prelude::*;
 
-#[derive(SegmentRecord, Debug, Clone, PartialEq)]
-pub struct Bench {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
-}
-
+/// Wider than `common::Order`: a nullable key part and a byte blob too.
 #[derive(SegmentRecord, Debug, Clone, PartialEq)]
 struct Order {
     #[segment(key)]

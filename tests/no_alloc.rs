@@ -18,7 +18,7 @@ use std::hint::black_box;
 use segrec::frame::{read_record, write_record};
 use segrec::operators::join::{HashJoin, JoinError, JoinType, MergeJoin, RecordSource};
 use segrec::prelude::*;
-use segrec::{MemoryManager, PagedWriter, SpillWriter};
+use segrec::{ByteSink, ByteSource, MemoryManager, PagedWriter, SpillWriter};
 
 struct Counting;
 
@@ -287,6 +287,38 @@ fn touch_row(v: RowRef<'_>) -> u64 {
     acc
 }
 
+/// Frames `rows` into `sink`.
+fn write_rows<W: ByteSink>(sink: &mut W, rows: &[Row])
+where
+    W::Error: std::fmt::Debug,
+{
+    for r in rows {
+        write_record(sink, r).unwrap();
+    }
+}
+
+/// Reads `WARM` framed rows from `source`, then the rest counted, viewing
+/// and touching each; checks the rest was `M` rows and returns the
+/// allocations of reading them.
+fn read_counted<S: ByteSource>(source: &mut S) -> u64
+where
+    S::Error: std::fmt::Debug,
+{
+    for _ in 0..WARM {
+        read_record::<Row, _>(source).unwrap().unwrap();
+    }
+    let (n, allocs) = counted(|| {
+        let mut n = 0;
+        while let Some(bytes) = read_record::<Row, _>(source).unwrap() {
+            black_box(touch_row(Row::view(bytes).unwrap()));
+            n += 1;
+        }
+        n
+    });
+    assert_eq!(n, M);
+    allocs
+}
+
 fn scenario_derive(checks: &mut Checks) {
     let mut scratch = Scratch::new();
     let data = rows(WARM + M, 1);
@@ -379,15 +411,9 @@ fn scenario_paged(checks: &mut Checks) {
 
     // `write_with` through the record framing, then `read_record`.
     let mut writer = PagedWriter::new(memory.reservation("framed"));
-    for r in warm {
-        write_record(&mut writer, r).unwrap();
-    }
+    write_rows(&mut writer, warm);
     let pages_before = writer.pages().len();
-    let ((), allocs) = counted(|| {
-        for r in hot {
-            write_record(&mut writer, r).unwrap();
-        }
-    });
+    let ((), allocs) = counted(|| write_rows(&mut writer, hot));
     // Pages come from the preallocated pool; only the writer's page list
     // grows, by doubling.
     let pages = writer.pages().len();
@@ -395,28 +421,13 @@ fn scenario_paged(checks: &mut Checks) {
     checks.at_most(&name, M, allocs, doublings(pages));
 
     let mut reader = writer.reader();
-    for _ in 0..WARM {
-        read_record::<Row, _>(&mut reader).unwrap().unwrap();
-    }
-    let (n, allocs) = counted(|| {
-        let mut n = 0;
-        while let Some(bytes) = read_record::<Row, _>(&mut reader).unwrap() {
-            black_box(touch_row(Row::view(bytes).unwrap()));
-            n += 1;
-        }
-        n
-    });
-    assert_eq!(n, M);
+    let allocs = read_counted(&mut reader);
     checks.at_most("frame::read_record from pages + view", M, allocs, 0);
     drop(reader);
 
     // A reused writer (`reset`) keeps its page list's capacity.
     writer.reset();
-    let ((), allocs) = counted(|| {
-        for r in hot {
-            write_record(&mut writer, r).unwrap();
-        }
-    });
+    let ((), allocs) = counted(|| write_rows(&mut writer, hot));
     let name = format!("write_record after reset ({} pages)", writer.pages().len());
     checks.at_most(&name, M, allocs, 0);
 }
@@ -431,30 +442,13 @@ fn scenario_spill(checks: &mut Checks) {
     let (warm, hot) = data.split_at(WARM);
 
     let mut writer = SpillWriter::new(&reservation).unwrap();
-    for r in warm {
-        write_record(&mut writer, r).unwrap();
-    }
-    let ((), allocs) = counted(|| {
-        for r in hot {
-            write_record(&mut writer, r).unwrap();
-        }
-    });
+    write_rows(&mut writer, warm);
+    let ((), allocs) = counted(|| write_rows(&mut writer, hot));
     checks.at_most("SpillWriter: write_record (write_with)", M, allocs, 0);
     let file = writer.finish().unwrap();
 
     let mut reader = file.reader(&reservation, 1).unwrap();
-    for _ in 0..WARM {
-        read_record::<Row, _>(&mut reader).unwrap().unwrap();
-    }
-    let (n, allocs) = counted(|| {
-        let mut n = 0;
-        while let Some(bytes) = read_record::<Row, _>(&mut reader).unwrap() {
-            black_box(touch_row(Row::view(bytes).unwrap()));
-            n += 1;
-        }
-        n
-    });
-    assert_eq!(n, M);
+    let allocs = read_counted(&mut reader);
     checks.at_most("SpillReader: read_record (read_bytes) + view", M, allocs, 0);
     drop(reader);
     drop(file);

@@ -8,35 +8,9 @@ mod common;
 use std::cmp::Ordering;
 use std::fmt::Debug;
 
-use common::check_key_nulls;
+use common::{Bench, Order, check_key_nulls};
 use segrec::MemoryManager;
 use segrec::prelude::*;
-
-#[derive(SegmentRecord, Debug, Clone, PartialEq)]
-struct Bench {
-    #[segment(key)]
-    key: u64,
-    a: u32,
-    b: i32,
-    price: f64,
-    flag1: bool,
-    flag2: bool,
-    flag3: bool,
-    tag: u8,
-}
-
-#[derive(SegmentRecord, Debug, Clone, PartialEq)]
-struct Order {
-    #[segment(key)]
-    customer: u32,
-    #[segment(key, desc)]
-    amount: i64,
-    #[segment(bits = 4)]
-    priority: u8,
-    shipped: bool,
-    discount: Option<f32>,
-    comment: String,
-}
 
 #[derive(SegmentRecord, Debug, Clone)]
 struct Named {

@@ -72,19 +72,6 @@ pub fn info(name: &str, text: impl std::fmt::Display) {
     println!("INFO {name} {text}");
 }
 
-/// The process's peak resident set size in bytes (Linux `VmHWM`), 0 where
-/// unknown.
-pub fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// A seeded xorshift generator: benchmarks need real, repeatable data.
 pub struct Rng(u64);
 

@@ -9,13 +9,16 @@
 //! * [`SpillWriter`] / [`SpillReader`]: checksummed page files in a temp
 //!   directory, removed when their owner drops;
 //! * [`SegmentRecord`]: the contract `#[derive(SegmentRecord)]` implements;
-//! * [`frame`]: how records are laid into byte streams.
+//! * [`frame`]: how records are laid into byte streams;
+//! * [`process`]: the process's peak resident set size, to check budgets
+//!   against what the operating system saw.
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod bits;
 pub mod frame;
 pub mod memory;
+pub mod process;
 pub mod record;
 pub mod segment;
 mod slab;

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use segrec::prelude::*;
 
-use crate::records::{Customer, LineItem, MktSegment, Order, date, format_date};
+use crate::records::{ConvertError, Customer, LineItem, MktSegment, Order, date, format_date};
 
 /// The query's parameters (TPC-H's validation values by default).
 #[derive(Debug, Clone)]
@@ -136,6 +136,30 @@ fn sort_spooled<T: SegmentRecord>(
     Ok(sorter)
 }
 
+/// The first error a table generator hit, if any: the probe stopped there,
+/// so its phase must not be reported as complete.
+fn generator_error(failed: &std::cell::RefCell<Option<ConvertError>>) -> Result<(), crate::job::BoxError> {
+    match failed.borrow_mut().take() {
+        Some(e) => Err(Box::new(e)),
+        None => Ok(()),
+    }
+}
+
+/// A hash-join phase's report: `step` (already timed) with the rows and
+/// spooled bytes the phase produced and how the join went.
+fn join_step(
+    mut step: crate::report::StepReport,
+    rows: u64,
+    bytes: u64,
+    stats: &segrec::operators::join::HashJoinStats,
+) -> crate::report::StepReport {
+    step.rows = rows;
+    step.bytes = bytes;
+    step.join_tasks = stats.tasks;
+    step.notes.push(join_note(stats));
+    step
+}
+
 fn join_note(stats: &segrec::operators::join::HashJoinStats) -> String {
     if stats.tasks == 0 {
         "hash join in memory (output spooled for the next phase)".to_string()
@@ -208,17 +232,10 @@ pub fn run_segrec(
         rows += 1;
         Ok::<_, BoxError>(())
     })?;
-    if let Some(e) = failed.borrow_mut().take() {
-        return Err(Box::new(e));
-    }
+    generator_error(&failed)?;
     bar.finish_and_clear();
     let open = open.finish()?;
-    let mut s = measure("q3: customer ⋈ orders", start, before);
-    s.rows = rows;
-    s.join_tasks = stats.tasks;
-    s.notes.push(join_note(&stats));
-    s.bytes = open.bytes();
-    steps.push(s);
+    steps.push(join_step(measure("q3: customer ⋈ orders", start, before), rows, open.bytes(), &stats));
 
     // Phase 2: open orders ⋈ lineitem.
     let (start, before) = (std::time::Instant::now(), memory.stats());
@@ -242,17 +259,10 @@ pub fn run_segrec(
         rows += 1;
         Ok::<_, BoxError>(())
     })?;
-    if let Some(e) = failed.borrow_mut().take() {
-        return Err(Box::new(e));
-    }
+    generator_error(&failed)?;
     bar.finish_and_clear();
     let revenue = revenue.finish()?;
-    let mut s = measure("q3: orders ⋈ lineitem", start, before);
-    s.rows = rows;
-    s.join_tasks = stats.tasks;
-    s.notes.push(join_note(&stats));
-    s.bytes = revenue.bytes();
-    steps.push(s);
+    steps.push(join_step(measure("q3: orders ⋈ lineitem", start, before), rows, revenue.bytes(), &stats));
 
     // Phase 3: sort by order key, sum each group.
     let (start, before) = (std::time::Instant::now(), memory.stats());

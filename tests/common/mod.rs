@@ -3,6 +3,36 @@
 
 use segrec::prelude::*;
 
+/// A fixed-width record keyed by one `u64`, the shape of the benchmarks'
+/// record: 26 bytes with three flags packed to bits.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Bench {
+    #[segment(key)]
+    pub key: u64,
+    pub a: u32,
+    pub b: i32,
+    pub price: f64,
+    pub flag1: bool,
+    pub flag2: bool,
+    pub flag3: bool,
+    pub tag: u8,
+}
+
+/// An order keyed by customer, then amount descending, with a 4-bit field,
+/// an optional float and a variable-length comment.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Order {
+    #[segment(key)]
+    pub customer: u32,
+    #[segment(key, desc)]
+    pub amount: i64,
+    #[segment(bits = 4)]
+    pub priority: u8,
+    pub shipped: bool,
+    pub discount: Option<f32>,
+    pub comment: String,
+}
+
 /// Encodes `v` (which must encode).
 pub fn encoded<T: SegmentRecord>(v: &T) -> Vec<u8> {
     let mut buf = vec![0; v.encoded_len()];

@@ -18,11 +18,7 @@ fn check_fixed(budget: usize, jt: JoinType, left: &[Fy], right: &[Fx], owned: bo
     let (memory, dir) = manager(budget, 4096);
     let got = run_hash(&memory, jt, left, right, owned).expect("join");
     let want = oracle(jt, left, right, |l| Some(l.key), |r| Some(r.key));
-    assert_eq!(got.len(), want.len(), "{jt:?}: result size");
-    assert!(got == want, "{jt:?}: results differ from the oracle");
-    assert!(memory.stats().peak <= budget, "{jt:?}: {}", memory.stats());
-    assert_eq!(memory.stats().in_use, 0);
-    assert_eq!(files_in(dir.path()), 0, "{jt:?}: spill files left");
+    assert_as_oracle(jt, &got, &want, &memory, budget, dir.path());
 }
 
 #[test]
@@ -100,9 +96,7 @@ fn variable_size_records_of_different_types_join_on_string_keys() {
         let (memory, dir) = manager(128 << 10, 4096);
         let got = run_hash(&memory, jt, &left, &right, jt == JoinType::Inner).expect("join");
         let want = oracle(jt, &left, &right, |l| Some(l.key.clone()), |r| Some(r.key.clone()));
-        assert!(got == want, "{jt:?}: {} vs {} results", got.len(), want.len());
-        assert!(memory.stats().peak <= 128 << 10);
-        assert_eq!(files_in(dir.path()), 0);
+        assert_as_oracle(jt, &got, &want, &memory, 128 << 10, dir.path());
     }
 }
 
@@ -116,9 +110,7 @@ fn none_keys_match_nothing_and_appear_only_in_outer_and_anti_results() {
         let (memory, dir) = manager(64 << 10, 4096);
         let got = run_hash(&memory, jt, &left, &right, false).expect("join");
         let want = oracle(jt, &left, &right, |l| l.key, |r| r.key);
-        assert!(got == want, "{jt:?}: {} vs {} results", got.len(), want.len());
-        assert!(memory.stats().peak <= 64 << 10);
-        assert_eq!(files_in(dir.path()), 0);
+        assert_as_oracle(jt, &got, &want, &memory, 64 << 10, dir.path());
     }
 }
 
@@ -165,9 +157,7 @@ fn a_skewed_string_key_falls_back_with_variable_size_records() {
         let (memory, dir) = manager(64 << 10, 4096);
         let got = run_hash(&memory, jt, &left, &right, jt == JoinType::FullOuter).expect("join");
         let want = oracle(jt, &left, &right, |l| Some(l.key.clone()), |r| Some(r.key.clone()));
-        assert!(got == want, "{jt:?}: {} vs {} results", got.len(), want.len());
-        assert_eq!(files_in(dir.path()), 0);
-        assert_eq!(memory.stats().in_use, 0);
+        assert_as_oracle(jt, &got, &want, &memory, 64 << 10, dir.path());
     }
     let (memory, _dir) = manager(64 << 10, 4096);
     assert!(hash_stats(&memory, JoinType::Inner, &left, &right).fallback_blocks >= 2);

@@ -22,11 +22,7 @@ fn check<L, R, K>(
     let (memory, dir) = manager(budget, 4096);
     let got = run_merge(&memory, jt, &left, &right, owned).expect("join");
     let want = oracle(jt, &left, &right, lk, rk);
-    assert_eq!(got.len(), want.len(), "{jt:?}: result size");
-    assert!(got == want, "{jt:?}: results differ from the oracle");
-    assert!(memory.stats().peak <= budget, "{jt:?}: {}", memory.stats());
-    assert_eq!(memory.stats().in_use, 0);
-    assert_eq!(files_in(dir.path()), 0, "{jt:?}: spill files left");
+    assert_as_oracle(jt, &got, &want, &memory, budget, dir.path());
 }
 
 #[test]

@@ -51,6 +51,25 @@ impl Rng {
 
 pub(crate) type Pairs<L, R> = Vec<(Option<L>, Option<R>)>;
 
+/// What every scenario promises once a `jt` join has run in `memory` (from
+/// [`manager`], spilling into `dir`): its results equal the oracle's, the
+/// peak stayed within `budget`, every page is back and no spill file is
+/// left.
+pub(crate) fn assert_as_oracle<L: PartialEq, R: PartialEq>(
+    jt: JoinType,
+    got: &Pairs<L, R>,
+    want: &Pairs<L, R>,
+    memory: &MemoryManager,
+    budget: usize,
+    dir: &Path,
+) {
+    assert_eq!(got.len(), want.len(), "{jt:?}: result size");
+    assert!(got == want, "{jt:?}: results differ from the oracle");
+    assert!(memory.stats().peak <= budget, "{jt:?}: {}", memory.stats());
+    assert_eq!(memory.stats().in_use, 0);
+    assert_eq!(files_in(dir), 0, "{jt:?}: spill files left");
+}
+
 /// The join by the book: a `HashMap` of right rows by key; `None` keys match
 /// nothing.
 pub(crate) fn oracle<L, R, K>(
