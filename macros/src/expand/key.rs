@@ -16,7 +16,7 @@ use quote::{format_ident, quote};
 
 use super::encode::zero_of;
 use super::layout::prim_key_len;
-use super::{Bits, Ctx, Plan, codec, read_raw, to_raw};
+use super::{Ctx, Plan, codec, read_raw, to_raw};
 use crate::parse::{Prim, Shape};
 
 /// The key word of a primitive stored at `off` of `buf`, and the width of
@@ -408,8 +408,8 @@ fn none_len(cx: &Ctx<'_>, p: &Plan<'_>) -> TokenStream {
     }
 }
 
-/// Where generated code writes a canonical key: the two targets differ only
-/// in how bytes are appended, so each part's encoding is generated once (by
+/// Where generated code writes a canonical key: the targets differ only in
+/// how bytes are appended, so each part's encoding is generated once (by
 /// [`write_part`]) and only these appends per target.
 #[derive(Clone, Copy)]
 enum Sink {
@@ -418,6 +418,10 @@ enum Sink {
     /// `w: &mut PrefixWriter`, which drops what does not fit its buffer
     /// (`write_key_prefix`).
     Prefix,
+    /// `o: &mut [u8]`, exactly the normalized key, from byte `__at` on
+    /// (`write_norm` of a key of primitives and arrays, see [`norm_fixed`]):
+    /// every `__at` is a constant once the optimizer folds it.
+    Fixed,
 }
 
 impl Sink {
@@ -426,6 +430,11 @@ impl Sink {
         match self {
             Sink::Vec => quote!(out.extend_from_slice(#bytes);),
             Sink::Prefix => quote!(w.put(#bytes);),
+            Sink::Fixed => quote!({
+                let __b: &[u8] = #bytes;
+                o[__at..__at + __b.len()].copy_from_slice(__b);
+                __at += __b.len();
+            }),
         }
     }
 
@@ -434,6 +443,7 @@ impl Sink {
         match self {
             Sink::Vec => quote!(out.push(#b);),
             Sink::Prefix => quote!(w.put(&[#b]);),
+            Sink::Fixed => quote!(o[__at] = #b; __at += 1;),
         }
     }
 
@@ -442,6 +452,7 @@ impl Sink {
         match self {
             Sink::Vec => quote!(out.resize(out.len() + #n, 0);),
             Sink::Prefix => quote!(w.put_zeros(#n);),
+            Sink::Fixed => quote!(o[__at..__at + #n].fill(0); __at += #n;),
         }
     }
 
@@ -450,6 +461,7 @@ impl Sink {
         match self {
             Sink::Vec => quote!(#rt::write_escaped(#s, #desc, out);),
             Sink::Prefix => quote!(w.put_escaped(#s, #desc);),
+            Sink::Fixed => unreachable!("a fixed-width key has no strings"),
         }
     }
 
@@ -484,6 +496,7 @@ impl Sink {
                     if #desc { w.invert_from(__start); }
                 }
             }),
+            Sink::Fixed => unreachable!("a fixed-width key has no embedded records"),
         }
     }
 }
@@ -523,59 +536,16 @@ fn write_part(cx: &Ctx<'_>, k: &Part<'_, '_>, sink: Sink) -> TokenStream {
 /// Normalized key of a key made of primitives and arrays only: the whole
 /// canonical key, written straight-line at constant offsets.
 fn norm_fixed(cx: &Ctx<'_>, parts: &[Part<'_, '_>]) -> TokenStream {
-    let e = quote!(encoded);
-    let mut ko = Bits::default();
-    let mut body = Vec::new();
-    for k in parts {
-        let p = k.p;
-        let val_off = &p.val_off;
-        let bits = p.s.bits;
-        let vo = ko.plus(usize::from(p.optional()));
-        let (value, vlen) = match p.shape() {
-            Shape::Prim(pr) => {
-                let len = prim_key_len(*pr, bits);
-                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off));
-                let bytes = key_bytes(&w, sz, len, k.desc);
-                (quote!(o[#vo..#vo + #len].copy_from_slice(#bytes);), Bits::lit(len))
-            }
-            Shape::Array(pr, n) => {
-                let len = prim_key_len(*pr, bits);
-                let (w, sz) = key_word(cx, *pr, bits, &e, &quote!(#val_off + __i * #bits as usize));
-                let bytes = key_bytes(&w, sz, len, k.desc);
-                let code = quote!(for __i in 0..(#n) as usize {
-                    let __s = #vo + __i * #len;
-                    o[__s..__s + #len].copy_from_slice(#bytes);
-                });
-                let vlen = match super::array_len(n) {
-                    Some(n) => Bits::lit(n * len),
-                    None => Bits { lit: 0, terms: vec![quote!((#len * (#n) as usize))] },
-                };
-                (code, vlen)
-            }
-            _ => unreachable!("norm_fixed is for fixed-width keys"),
-        };
-        if p.optional() {
-            let (m1, m0) = (marker(k, true), marker(k, false));
-            let end = vo.add(&vlen);
-            body.push(with_nulls(
-                cx,
-                k,
-                &e,
-                quote!(o[#ko] = #m1; #value),
-                quote!(o[#ko] = #m0; o[#vo..#end].fill(0);),
-            ));
-        } else {
-            body.push(value);
-        }
-        ko = vo.add(&vlen);
-    }
     let owner = &cx.owner;
+    let body = parts.iter().map(|k| write_part(cx, k, Sink::Fixed));
     quote! {
         let o: &mut [u8] = match out.get_mut(..#owner::NORMALIZED_KEY_LEN) {
             ::core::option::Option::Some(o) => o,
             ::core::option::Option::None => return,
         };
+        let mut __at = 0usize;
         #(#body)*
+        debug_assert_eq!(__at, #owner::NORMALIZED_KEY_LEN);
     }
 }
 
