@@ -156,21 +156,18 @@ pub fn run(cfg: &Config) {
                 .preallocate(true)
                 .build()
                 .expect("memory");
-            // One external sort on its own first, for the process's peak RSS
-            // with only the records in hand besides it.
-            let alone = in_memory_cell.get().is_none();
+            // One external sort before the timed ones and before any
+            // in-memory budget is made: run alone, the process's peak RSS is
+            // then the records in hand plus what the external sort adds.
             segrec_sort(&external, SorterConfig::new(), &records, |r| r.key());
             let rss = peak_rss().unwrap_or(0) >> 20;
             let held = (n * size_of::<Rec>()) >> 20;
             info(
                 "sort_external",
-                if alone {
-                    format!("process peak RSS {rss} MiB, of which the records in hand {held} MiB")
-                } else {
-                    format!(
-                        "process peak RSS {rss} MiB, with the in-memory sorts run before (run it alone to see its own)"
-                    )
-                },
+                format!(
+                    "process peak RSS {rss} MiB since start, the records in hand {held} MiB \
+                     (run sort_external alone for the sort's own footprint)"
+                ),
             );
             ratio(
                 cfg,

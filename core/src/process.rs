@@ -9,10 +9,11 @@
 /// The process's peak resident set size in bytes since it started, or `None`
 /// where this platform does not report it.
 ///
-/// Only Linux is supported: there `getrusage(RUSAGE_SELF)` reports
-/// `ru_maxrss` in KiB (the same figure as `VmHWM` in `/proc/self/status`).
-/// Other platforms use other units (macOS reports bytes), so rather than
-/// guess they get `None`.
+/// On Linux this is `VmHWM` from `/proc/self/status`: the high-water mark of
+/// this process's own memory. (`getrusage`'s `ru_maxrss` would not do: it
+/// keeps the peak of the image the process was spawned from, so a program
+/// started by `cargo` reports at least cargo's own RSS.) Elsewhere, and if
+/// the file cannot be read or parsed, `None`.
 ///
 /// # Examples
 ///
@@ -23,26 +24,26 @@
 /// ```
 #[cfg(target_os = "linux")]
 pub fn peak_rss() -> Option<u64> {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `usage` points to writable memory the size of a `rusage`, which
-    // is all `getrusage` writes; RUSAGE_SELF is a valid `who`.
-    let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    if status != 0 {
-        return None;
-    }
-    // SAFETY: `getrusage` returned 0, so it filled the whole struct (and it
-    // was zeroed before, which is a valid `rusage` in any case).
-    let usage = unsafe { usage.assume_init() };
-    u64::try_from(usage.ru_maxrss).ok().and_then(|kib| kib.checked_mul(1024))
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm(&status)
 }
 
 /// The process's peak resident set size in bytes since it started, or `None`
 /// where this platform does not report it.
 ///
-/// Always `None` here: only Linux reports the figure in a known unit.
+/// Always `None` here: only Linux reports the figure.
 #[cfg(not(target_os = "linux"))]
 pub fn peak_rss() -> Option<u64> {
     None
+}
+
+/// `VmHWM` (given in kB, meaning KiB) from the text of `/proc/self/status`,
+/// in bytes.
+#[cfg(any(target_os = "linux", test))]
+fn vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 #[cfg(test)]
@@ -59,6 +60,15 @@ mod tests {
         let peak = peak_rss().unwrap_or(0);
         assert!(peak >= SIZE as u64, "peak RSS {peak} bytes after touching {SIZE} bytes");
         drop(touched);
+    }
+
+    #[test]
+    fn vm_hwm_reads_the_status_line_in_kib() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1024 kB\n";
+        assert_eq!(vm_hwm(status), Some(2048 * 1024));
+        assert_eq!(vm_hwm("VmRSS:\t1 kB\n"), None, "no VmHWM line");
+        assert_eq!(vm_hwm("VmHWM:\tmany kB\n"), None, "not a number");
+        assert_eq!(vm_hwm("VmHWM:\n"), None, "no value");
     }
 
     #[test]
