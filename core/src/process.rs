@@ -22,19 +22,15 @@
 ///     println!("peak RSS {} MiB", bytes >> 20);
 /// }
 /// ```
-#[cfg(target_os = "linux")]
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    vm_hwm(&status)
-}
-
-/// The process's peak resident set size in bytes since it started, or `None`
-/// where this platform does not report it.
-///
-/// Always `None` here: only Linux reports the figure.
-#[cfg(not(target_os = "linux"))]
-pub fn peak_rss() -> Option<u64> {
-    None
+    #[cfg(target_os = "linux")]
+    {
+        vm_hwm(&std::fs::read_to_string("/proc/self/status").ok()?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 /// `VmHWM` (given in kB, meaning KiB) from the text of `/proc/self/status`,
