@@ -191,6 +191,16 @@ impl MemorySegment {
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.size) }
     }
 
+    /// The address of the first byte, taken without borrowing the bytes: a
+    /// pointer for code that reads part of the segment while other parts
+    /// are written through [`as_mut_slice`](Self::as_mut_slice) (which it
+    /// must not outlive).
+    #[inline]
+    #[must_use]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
     /// The whole page as mutable bytes.
     #[inline]
     #[must_use]

@@ -84,7 +84,8 @@ fn push_sort_spill_merge_and_read_allocate_per_page_not_per_record() {
         // budget gives it pages.
         assert!(pushing < 50 + 40 * runs, "push: {pushing} allocations for {n} records ({runs} runs)");
         // Opening the merge: per run a reader (and its channel to the
-        // read-ahead thread), once the thread itself.
+        // read-ahead thread), once the thread itself; in memory, the sort
+        // thread and its jobs' vectors (about 30).
         assert!(finishing < 40 + 10 * runs, "finish: {finishing} allocations ({runs} runs)");
         // None per record; with the read-ahead thread, a reader that has to
         // wait for a page may register with its channel's waker list once

@@ -104,6 +104,60 @@ fn clustered_keys_split_buckets_larger_than_the_cache() {
     }
 }
 
+/// The tests here read with the sort thread wherever it starts (two cores
+/// or more, many chains); these read the same data on the reading thread
+/// alone too, and at a stream read slower than the helper sorts.
+#[test]
+fn reading_with_or_without_the_sort_thread_sorts_alike() {
+    for (keys, what) in [
+        (random(300_000, 31), "random"),
+        (clustered(300_000, 32), "clustered"),
+        (nested(300_000, 33, MID), "nested clusters"),
+        (duplicates(300_000, 34, 50), "50 distinct keys"),
+    ] {
+        for thread in [true, false] {
+            let out = sort_keys::<Fixed>(&keys, EIGHT, PAGE, SorterConfig::new().sort_thread(thread));
+            assert!(out.in_memory, "{what}, sort thread {thread}: {out:?}");
+        }
+    }
+    let records = w9s(200_000, 35);
+    for thread in [true, false] {
+        let config = SorterConfig::new().sort_thread(thread);
+        let out = check_sort(&records, by_w9, EIGHT, PAGE, config, true).unwrap();
+        assert!(out.in_memory, "9-byte keys, sort thread {thread}: {out:?}");
+    }
+}
+
+#[test]
+fn a_slow_reader_and_a_stream_dropped_early_with_the_sort_thread() {
+    let keys = random(300_000, 36);
+    let records: Vec<Fixed> = keys.iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let mut expected = records.clone();
+    expected.sort_by(Fixed::order);
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(EIGHT, PAGE, dir.path());
+    for stop in [0, 1, 5_000, 150_000, 300_000] {
+        let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+        for r in &records {
+            sorter.push(r).unwrap();
+        }
+        let mut stream = sorter.finish().unwrap();
+        for (i, want) in expected[..stop].iter().enumerate() {
+            if i % 20_000 == 0 {
+                // The helper runs out of chains to sort and sleeps.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert_eq!(&stream.next().unwrap().unwrap(), want, "record {i}");
+        }
+        if stop == records.len() {
+            assert!(stream.next().is_none());
+        }
+        drop(stream);
+        assert_eq!(memory.stats().in_use, 0, "stopped at {stop}: {}", memory.stats());
+        assert!(memory.stats().peak <= EIGHT, "{}", memory.stats());
+    }
+}
+
 #[test]
 fn duplicates_and_all_equal_keys_keep_push_order() {
     for page in [PAGE, BIG_PAGE] {

@@ -19,6 +19,7 @@ pub struct SorterConfig {
     pub(crate) key_prefix_len: usize,
     pub(crate) max_fan_in: usize,
     pub(crate) read_ahead: usize,
+    pub(crate) sort_thread: bool,
     pub(crate) spill_dir: Option<PathBuf>,
 }
 
@@ -30,6 +31,7 @@ impl Default for SorterConfig {
             key_prefix_len: 12,
             max_fan_in: 128,
             read_ahead: 1,
+            sort_thread: true,
             spill_dir: None,
         }
     }
@@ -81,6 +83,18 @@ impl SorterConfig {
     #[must_use]
     pub fn read_ahead(mut self, pages: usize) -> Self {
         self.read_ahead = pages;
+        self
+    }
+
+    /// Whether reading a sort that stayed in memory may use a second thread
+    /// (default true): fixed-size records are sorted chain by chain as they
+    /// are read, and a helper thread sorts the chains ahead of the reader.
+    /// It starts only on a machine with more than one core, and only for
+    /// sorts large enough to keep it busy; its vectors are charged to the
+    /// sorter's budget. `false` keeps sorting on the reading thread.
+    #[must_use]
+    pub fn sort_thread(mut self, yes: bool) -> Self {
+        self.sort_thread = yes;
         self
     }
 

@@ -149,7 +149,7 @@ impl<T: SegmentRecord> Sorter<T> {
         let spill_dir = config.spill_dir.clone().unwrap_or_else(|| memory.spill_dir().to_path_buf());
         Ok(Self {
             spill_dir,
-            buffer: Buffer::new(reservation.clone(), config.key_prefix_len),
+            buffer: Buffer::new(reservation.clone(), &config),
             reservation,
             config,
             spare,
@@ -424,9 +424,10 @@ enum Buffer<T> {
 }
 
 impl<T: SegmentRecord> Buffer<T> {
-    fn new(reservation: MemoryReservation, prefix_len: usize) -> Self {
+    fn new(reservation: MemoryReservation, config: &SorterConfig) -> Self {
+        let prefix_len = config.key_prefix_len;
         if fixed::eligible::<T>(prefix_len) {
-            Self::Fixed(FixedBuffer::new(reservation))
+            Self::Fixed(FixedBuffer::new(reservation, config.sort_thread))
         } else {
             Self::Indexed(SortBuffer::new(reservation, prefix_len))
         }

@@ -267,6 +267,15 @@ impl Blocks {
         self.bytes(Self::start(block), BLOCK)
     }
 
+    /// The address of `block`'s first byte, taken without borrowing the
+    /// page (see `cache::Lent`, which reads blocks through it while others
+    /// are written).
+    #[inline]
+    pub(crate) fn block_ptr(&self, block: u32) -> *const u8 {
+        let pos = Self::start(block);
+        self.pages[pos >> self.page_shift].as_ptr().wrapping_add(pos & ((1 << self.page_shift) - 1))
+    }
+
     /// A raw pointer to `pos`, for prefetch hints only (never dereferenced).
     #[inline(always)]
     pub(crate) fn hint(&self, pos: usize) -> *const u8 {

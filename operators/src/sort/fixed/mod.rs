@@ -36,22 +36,35 @@
 //!    keys) is scattered by its next digit into sub-chains first, freeing
 //!    each source block once read; a chain of equal keys is read in order.
 //!
+//! 4. **A second core.** A buffer read once in memory (the sorter's final
+//!    stream) starts a helper thread when many chains are left to read:
+//!    it sorts the next chains while this thread reads the current one,
+//!    and this thread sorts a chain itself when it gets there first (see
+//!    `helper.rs`; `SorterConfig::sort_thread` turns it off). Reading
+//!    brings the next chain into this core's cache as it goes, so records
+//!    sorted on the other core are not fetched from it one by one.
+//!
 //! Every scatter appends in input order and slots break key ties by their
 //! reference, which grows with chain order, so equal keys keep push order:
 //! the sort is stable by construction. A spill that fails half-way
 //! `restore`s every chain into one unsorted chain, losing nothing.
 
 mod blocks;
+mod cache;
+mod helper;
 mod push;
 mod sort;
 mod top;
 
 use core::marker::PhantomData;
+use std::collections::VecDeque;
 
 use segrec_core::{MemoryError, MemoryReservation, SegmentRecord};
 
 use super::SortError;
-use blocks::{BLOCK, Blocks, Chain, NONE};
+use blocks::{BLOCK, Blocks, Chain};
+use cache::{CacheSort, Held, Lent};
+use helper::{Helper, Job};
 
 /// The widest entry kept on this path; wider records use the index.
 pub(crate) const MAX_ENTRY: usize = 64;
@@ -123,39 +136,38 @@ pub(crate) struct FixedBuffer<T> {
     cache_cap: usize,
     /// Most entries held (a small budget's one chain must fit in cache).
     max_len: usize,
-    /// The current chain's sorted slots (8 bytes when they fit, else 16),
-    /// and the counts of its in-cache digit.
-    slots: Vec<u64>,
-    wide: Vec<u128>,
-    /// Keys over 8 bytes, at budgets with top buckets: each entry's 64 key
-    /// bits from the chain's shared ones on, kept by the count pass for the
-    /// slot pass (deriving such a key takes a dozen instructions).
-    keys: Vec<u64>,
-    counts: Vec<u32>,
-    /// The blocks of the current chain, in order (slot references index it).
-    list: Vec<u32>,
+    /// The current chain's in-cache sort: its blocks and sorted slots.
+    cache: CacheSort,
+    /// Block addresses of the chain sorted after the current one (on this
+    /// thread), prefetched while the current one is counted.
+    ahead: Vec<usize>,
+    /// The thread sorting the chains read next, while reading a buffer
+    /// once in memory (see `helper.rs`).
+    helper: Option<Helper>,
+    /// With the helper: the chains handed over, in reading order, and the
+    /// block addresses of the one read after the current, brought into
+    /// this thread's cache while the current one is read (so reading does
+    /// not wait on the other core's cache record by record).
+    handed: VecDeque<Chain>,
+    read_ahead: Vec<usize>,
+    /// Whether to use the helper (see `SorterConfig::sort_thread`), and its
+    /// jobs (their vectors, charged once made) while it is stopped.
+    sort_thread: bool,
+    idle: Vec<Job>,
     /// Bytes charged to the reservation for the vectors above.
     charged: usize,
-    /// The first block of the chain sorted after the current one (`NONE`
-    /// if none), prefetched while the current one is counted.
-    ahead: u32,
     /// Whether the entries are being read in order (`sort` was called).
     draining: bool,
     /// Chains still to sort and read, with the key bits their keys share;
     /// the next one last.
     stack: Vec<(Chain, u32)>,
-    /// The chain being read: its sorted slots are in `slots` (or `wide`
-    /// when `narrow` is false), `at` of `count` read so far. `slots` holds
-    /// `count` slots or none, so its length bounds reading.
+    /// The chain being read: its sorted slots are in `cache`, `at` of
+    /// `cache.count` read so far. `cache.slots` holds `cache.count` slots
+    /// or none, so its length bounds reading.
     current: Chain,
-    narrow: bool,
     at: usize,
-    count: usize,
     /// Entries of the chains read before the current one.
     served: usize,
-    /// Bits of a slot's reference, and their mask.
-    ref_bits: u32,
-    ref_mask: usize,
     /// Chains read already, kept (for a spill that may fail) unless
     /// `release_read` says to free them, and the entries of their partly
     /// filled last blocks, packed.
@@ -192,7 +204,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// left unused).
     const PER_BLOCK: usize = (BLOCK - 1) / Self::ENTRY;
 
-    pub(crate) fn new(reservation: MemoryReservation) -> Self {
+    pub(crate) fn new(reservation: MemoryReservation, sort_thread: bool) -> Self {
         let budget = reservation.capacity();
         let budget_blocks = budget / BLOCK;
         let (cache_blocks, keep, max_len, top_bits);
@@ -244,22 +256,19 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             keep,
             cache_cap,
             max_len,
-            slots: Vec::new(),
-            wide: Vec::new(),
-            keys: Vec::new(),
-            counts: Vec::new(),
-            list: Vec::new(),
+            cache: CacheSort::default(),
+            ahead: Vec::new(),
+            helper: None,
+            handed: VecDeque::new(),
+            read_ahead: Vec::new(),
+            sort_thread,
+            idle: Vec::new(),
             charged: 0,
-            ahead: NONE,
             draining: false,
             stack: Vec::new(),
             current: Chain::EMPTY,
-            narrow: true,
             at: 0,
-            count: 0,
             served: 0,
-            ref_bits: 0,
-            ref_mask: 0,
             read: Vec::new(),
             packed: Chain::EMPTY,
             current_whole: false,
@@ -326,6 +335,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if !self.draining {
             return;
         }
+        self.stop_helper();
         let mut all = Chain::EMPTY;
         let read = core::mem::take(&mut self.read);
         let current = core::mem::replace(&mut self.current, Chain::EMPTY);
@@ -341,9 +351,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.digit = 0;
         self.map_bits = 0;
         self.at = 0;
-        self.count = 0;
+        self.cache.count = 0;
         self.served = 0;
-        self.slots.clear();
+        self.cache.slots.clear();
         self.draining = false;
     }
 
@@ -378,18 +388,77 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.current = Chain::EMPTY;
         self.at = 0;
-        self.count = 0;
+        self.cache.count = 0;
         self.served = 0;
-        self.slots.clear();
+        self.cache.slots.clear();
         self.draining = true;
         self.check_at = 0;
         self.check_value = 0;
         Ok(())
     }
 
-    /// Frees each chain once read (for a buffer read only once, in memory).
+    /// Frees each chain once read (for a buffer read only once, in memory),
+    /// and starts the helper thread (see `start_helper`).
     pub(crate) fn release_when_read(&mut self) {
         self.release_read = true;
+        self.start_helper();
+    }
+
+    /// Starts the helper thread that sorts the chains read next (see
+    /// `helper.rs`), its jobs' vectors charged, when the stack holds enough
+    /// chains to keep it busy and a second core is there. Only for a buffer
+    /// read once in memory: while runs spill, the spill's writer thread
+    /// already has the other core. Without it (the budget or the system
+    /// refuses) reading just goes on alone.
+    fn start_helper(&mut self) {
+        if !self.sort_thread
+            || self.helper.is_some()
+            || self.top_bits == 0
+            || self.stack.len() < helper::MIN_CHAINS
+            || std::thread::available_parallelism().map_or(true, |n| n.get() < 2)
+        {
+            return;
+        }
+        if self.idle.is_empty() {
+            let sizes = self.cache_sizes();
+            let bytes = helper::LOOKAHEAD
+                * (CacheSort::bytes(sizes) + Lent::bytes(sizes.list) + size_of::<Chain>())
+                + sizes.list * size_of::<usize>();
+            if self.blocks.reservation().try_grow(bytes).is_err() {
+                return;
+            }
+            self.charged += bytes;
+            self.idle = (0..helper::LOOKAHEAD)
+                .map(|_| Job::new(CacheSort::with_capacity(sizes), Lent::with_capacity(sizes.list)))
+                .collect();
+            self.handed = VecDeque::with_capacity(helper::LOOKAHEAD);
+            self.read_ahead = Vec::with_capacity(sizes.list);
+        }
+        match Helper::start(Self::run_job, core::mem::take(&mut self.idle)) {
+            Ok(helper) => self.helper = Some(helper),
+            Err(jobs) => self.idle = jobs,
+        }
+    }
+
+    /// Stops the helper, if any, and puts the chains handed to it back on
+    /// the stack, so nothing is lost and no block is read any more.
+    fn stop_helper(&mut self) {
+        let Some(mut helper) = self.helper.take() else { return };
+        for job in helper.stop().into_iter().rev() {
+            self.stack.push((job.chain, job.bit));
+            self.idle.push(job);
+        }
+        self.idle.extend(helper.take_spare());
+        self.handed.clear();
+        self.read_ahead.clear();
+    }
+
+    /// Sorts a job's chain (on the helper thread, or on this one when it
+    /// comes to the job first), prefetching its own blocks ahead: the
+    /// chain sorted after it may be sorted on the other thread.
+    fn run_job(job: &mut Job) {
+        let (n, bit) = (job.chain.len, job.bit);
+        Self::sort_chain(&mut job.cache, &job.lent, n, bit, &[]);
     }
 
     /// The next record's bytes in key order (`sort` first). Always inlined:
@@ -397,25 +466,29 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     #[inline(always)]
     pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>, SortError> {
         debug_assert!(self.draining);
+        if let Some(&base) = self.read_ahead.get(self.at / Self::PER_BLOCK) {
+            let at = base + (self.at % Self::PER_BLOCK) * Self::ENTRY;
+            crate::sort::prefetch::prefetch_l2(core::ptr::without_provenance(at));
+        }
         if Self::KEY <= 8 {
             // One check for both the chain's end and the slot's index.
-            let slot = match self.slots.get(self.at) {
+            let slot = match self.cache.slots.get(self.at) {
                 Some(&slot) => slot,
                 _ => {
                     if !self.next_chain()? {
                         return Ok(None);
                     }
-                    self.slots[0]
+                    self.cache.slots[0]
                 }
             };
             self.at += 1;
-            let pos = self.entry_at(sort::Slot::reference(slot, self.ref_mask));
+            let pos = self.entry_at(cache::Slot::reference(slot, self.cache.ref_mask));
             return Ok(Some(self.blocks.bytes(pos, Self::REC)));
         }
-        if self.at == self.count && !self.next_chain()? {
+        if self.at == self.cache.count && !self.next_chain()? {
             return Ok(None);
         }
-        let pos = self.position(self.at);
+        let pos = self.entry_at(self.cache.reference::<false>(self.at));
         self.at += 1;
         Ok(Some(self.blocks.bytes(pos, Self::REC)))
     }
@@ -425,55 +498,48 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.len - self.served - self.at
     }
 
-    /// Where the entry of the current chain's slot `i` is.
+    /// Where the entry a slot reference `r` names is.
     #[inline(always)]
-    fn position(&self, i: usize) -> usize {
-        // Keys of up to 8 bytes always take 8-byte slots: no branch for them.
-        let r = if Self::KEY <= 8 || self.narrow {
-            sort::Slot::reference(self.slots[i], self.ref_mask)
-        } else {
-            sort::Slot::reference(self.wide[i], self.ref_mask)
-        };
-        self.entry_at(r)
+    pub(super) fn entry_at(&self, r: usize) -> usize {
+        Blocks::start(self.cache.list[r >> cache::INDEX_BITS]) + (r & cache::INDEX_MASK) * Self::ENTRY
     }
 
-    /// Allocates the in-cache sort's vectors (sized for its capacity: 8-byte
-    /// slots, 16-byte ones for keys over 8 bytes, counts, the block list)
-    /// and the mapped top digit's table, and charges them to the
-    /// reservation, once: reading allocates nothing per chain. The bucket
-    /// vectors, reallocated per scatter, are charged at their largest.
-    fn charge(&mut self) -> Result<(), MemoryError> {
+    /// The sizes of an in-cache sort's vectors (see
+    /// [`CacheSort::with_capacity`]): 8-byte slots, 16-byte ones for keys
+    /// over 8 bytes, kept keys, counts, the block list.
+    fn cache_sizes(&self) -> cache::Sizes {
         // The in-cache digit has up to `log2(len) + 2` bits.
-        let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << sort::MAX_CACHE_DIGIT) + 1;
+        let counts = (4 * self.cache_cap.next_power_of_two()).min(1 << cache::MAX_CACHE_DIGIT) + 1;
         // A chain of `cache_cap` entries spans its full blocks plus, when
         // the buckets were linked into one (sorted input, a restore), one
         // partly filled block per bucket (a mapped digit has no more
         // buckets than the plain one, see `top.rs`).
         let list = (2 * self.cache_cap / Self::PER_BLOCK + (1 << self.top_bits) + 2).min(self.cache_cap + 1);
         let wide = if Self::KEY > 8 { self.cache_cap } else { 0 };
+        let kept = if self.top_bits > 0 { wide } else { 0 };
+        cache::Sizes { slots: self.cache_cap, list, wide, kept, counts }
+    }
+
+    /// Allocates the in-cache sort's vectors and the mapped top digit's
+    /// table, and charges them to the reservation, once: reading allocates
+    /// nothing per chain. The bucket vectors, reallocated per scatter, are
+    /// charged at their largest.
+    fn charge(&mut self) -> Result<(), MemoryError> {
+        let sizes = self.cache_sizes();
         // The mapped top digit's table, at budgets with top buckets: charged
         // whether it is used or not, so what fits hardly depends on the keys.
         let map =
             if self.top_bits > 0 { 1 << Self::map_width(self.blocks.reservation().capacity()) } else { 0 };
-        let kept = if self.top_bits > 0 { wide } else { 0 };
         // Bucket cursors and chains (and a mapped digit's shared bits) of
         // the top digit, and a split's sub-chains.
         let buckets = if self.top_bits > 0 { (1 << self.top_bits) + (1 << MAX_DIGIT) } else { 1 };
         let per_bucket = size_of::<usize>() + size_of::<Chain>() + size_of::<u32>();
-        let bytes = self.cache_cap * 8
-            + wide * 16
-            + kept * 8
-            + counts * 4
-            + list * 4
-            + map * 8
-            + buckets * per_bucket;
+        // The prefetch hints span at most the list of a chain.
+        let bytes = CacheSort::bytes(sizes) + sizes.list * 8 + map * 8 + buckets * per_bucket;
         self.blocks.reservation().try_grow(bytes)?;
         self.charged = bytes;
-        self.counts = vec![0; counts];
-        self.slots = Vec::with_capacity(self.cache_cap);
-        self.wide = Vec::with_capacity(wide);
-        self.keys = Vec::with_capacity(kept);
-        self.list = Vec::with_capacity(list);
+        self.cache = CacheSort::with_capacity(sizes);
+        self.ahead = Vec::with_capacity(sizes.list);
         self.map = vec![0; map];
         self.bucket_bits = Vec::with_capacity(if self.top_bits > 0 { 1 << self.top_bits } else { 0 });
         Ok(())
@@ -481,6 +547,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Forgets the entries, keeping the pages for the next run.
     pub(crate) fn clear(&mut self) {
+        self.stop_helper();
         self.blocks.release_all();
         self.len = 0;
         self.has_pending = false;
@@ -493,9 +560,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.packed = Chain::EMPTY;
         self.current = Chain::EMPTY;
         self.at = 0;
-        self.count = 0;
+        self.cache.count = 0;
         self.served = 0;
-        self.slots.clear();
+        self.cache.slots.clear();
         self.bit = 0;
         self.digit = 0;
         self.map_bits = 0;
@@ -509,6 +576,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
 impl<T> Drop for FixedBuffer<T> {
     fn drop(&mut self) {
+        // The helper reads blocks: it stops before the pages go.
+        drop(self.helper.take());
         self.blocks.reservation().shrink(self.charged);
     }
 }

@@ -5,20 +5,10 @@
 use segrec_core::{MemoryError, SegmentRecord};
 
 use super::blocks::{BLOCK, Blocks, Chain, NONE};
-use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD};
+use super::helper::Taken;
+use super::{FULL, FixedBuffer, Held, MAX_DIGIT, WRITE_AHEAD};
 use crate::sort::SortError;
-use crate::sort::insertion::insertion_sort_noting;
-use crate::sort::prefetch::{prefetch_l2, prefetch_ptr};
-
-/// Widest digit of the in-cache pass.
-pub(super) const MAX_CACHE_DIGIT: u32 = 14;
-/// Sub-buckets up to this size finish by insertion sort.
-const INSERTION_MAX: usize = 24;
-/// Bits of a slot's reference holding the entry's index in its block
-/// (entries are at least 16 bytes, so a block holds at most 256).
-pub(super) const INDEX_BITS: u32 = 8;
-/// The index bits of a reference.
-pub(super) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+use crate::sort::prefetch::prefetch_ptr;
 
 impl<T: SegmentRecord> FixedBuffer<T> {
     /// Scatters the sealed chain `src` by `d` key bits from key bit `bit`
@@ -118,25 +108,43 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let done = core::mem::replace(&mut self.current, Chain::EMPTY);
         if done.head != NONE {
             if self.release_read {
-                for &b in &self.list {
+                for &b in &self.cache.list {
                     self.blocks.release(b);
                 }
             } else {
                 self.retire(done);
             }
         }
-        self.served += self.count;
+        self.served += self.cache.count;
         self.at = 0;
-        self.count = 0;
-        self.slots.clear();
+        self.cache.count = 0;
+        self.cache.slots.clear();
+        // Chains handed to the helper left the stack before those on it.
+        if let Some(helper) = &mut self.helper
+            && helper.in_flight() > 0
+        {
+            let mut job = match helper.take() {
+                Taken::Sorted(job) => job,
+                Taken::Unsorted(mut job) => {
+                    // The helper is busy with an earlier one: sort it here.
+                    Self::run_job(&mut job);
+                    job
+                }
+            };
+            job.lent.clear();
+            self.handed.pop_front();
+            core::mem::swap(&mut self.cache, &mut job.cache);
+            let (chain, bit) = (job.chain, job.bit);
+            helper.give_back(job);
+            self.become_current(chain, bit);
+            return Ok(true);
+        }
         while let Some((chain, bit)) = self.stack.pop() {
             if chain.len <= self.cache_cap {
-                self.ahead = self.stack.last().map_or(NONE, |(c, _)| c.head);
+                // The helper starts on the chains after this one first.
+                self.hand_over();
                 self.sort_in_cache(chain, bit);
-                self.current = chain;
-                // Pieces of a chain of equal keys are stacked past the key's
-                // last bit; any other chain holds every entry of its keys.
-                self.current_whole = bit <= Self::KEY_BITS;
+                self.become_current(chain, bit);
                 return Ok(true);
             }
             if let Err(e) = self.split(chain, bit) {
@@ -146,7 +154,81 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                 return Err(e);
             }
         }
+        // Everything was read: the helper's thread ends here, not when the
+        // stream is dropped.
+        self.stop_helper();
         Ok(false)
+    }
+
+    /// Makes the sorted `chain` the one read, and hands the chains after
+    /// it to the helper.
+    fn become_current(&mut self, chain: Chain, bit: u32) {
+        self.current = chain;
+        // Pieces of a chain of equal keys are stacked past the key's last
+        // bit; any other chain holds every entry of its keys.
+        self.current_whole = bit <= Self::KEY_BITS;
+        self.hand_over();
+        self.read_ahead.clear();
+        let mut next = self.handed.front().map_or(NONE, |c| c.head);
+        while next != NONE && self.read_ahead.len() < self.read_ahead.capacity() {
+            self.read_ahead.push(self.blocks.block_ptr(next).addr());
+            next = self.blocks.next(next);
+        }
+    }
+
+    /// Hands the chains next on the stack to the helper, as many as it
+    /// takes, up to one that must be split first (on this thread).
+    fn hand_over(&mut self) {
+        let Some(helper) = &mut self.helper else { return };
+        while let Some(&(chain, bit)) = self.stack.last() {
+            if chain.len > self.cache_cap {
+                break;
+            }
+            let Some(mut job) = helper.spare() else { break };
+            self.stack.pop();
+            job.cache.list.clear();
+            let mut b = chain.head;
+            while b != NONE {
+                job.cache.list.push(b);
+                b = self.blocks.next(b);
+            }
+            // SAFETY: the chain left the stack, and nothing but this job
+            // names its blocks until `next_chain` takes the job back and
+            // clears `lent` (or `stop_helper` puts the chain back on the
+            // stack, the helper stopped): splits and scatters write only
+            // free blocks, a chain's blocks are released only after it was
+            // read, `clear` and `restore` stop the helper first, and `Drop`
+            // stops it before the pages go.
+            unsafe { job.lent.set(&self.blocks, &job.cache.list, Self::ENTRY) };
+            self.handed.push_back(chain);
+            (job.chain, job.bit) = (chain, bit);
+            helper.submit(job);
+        }
+    }
+
+    /// Sorts a chain of at most `cache_cap` entries on this thread (see
+    /// `sort_chain`), prefetching the chain on the stack after it.
+    fn sort_in_cache(&mut self, chain: Chain, bit: u32) {
+        let mut list = core::mem::take(&mut self.cache.list);
+        list.clear();
+        let mut b = chain.head;
+        while b != NONE {
+            list.push(b);
+            b = self.blocks.next(b);
+        }
+        self.ahead.clear();
+        // With a helper, the chain on the stack is sorted there, later.
+        let mut next = match (&self.helper, self.stack.last()) {
+            (None, Some((c, _))) => c.head,
+            _ => NONE,
+        };
+        while next != NONE && self.ahead.len() < list.len() {
+            self.ahead.push(self.blocks.hint(Blocks::start(next)).addr());
+            next = self.blocks.next(next);
+        }
+        let held = Held { blocks: &self.blocks, list: &list, entry: Self::ENTRY };
+        Self::sort_chain(&mut self.cache, &held, chain.len, bit, &self.ahead);
+        self.cache.list = list;
     }
 
     /// Keeps a chain that was read (a spill may fail and `restore` it),
@@ -158,16 +240,16 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// move behind all of it, so each key keeps its push order. Pieces of a
     /// chain of equal keys are kept as they are.
     fn retire(&mut self, mut done: Chain) {
-        let Some(&tail) = self.list.last() else { return };
+        let Some(&tail) = self.cache.list.last() else { return };
         let fill = self.blocks.fill(tail);
         if !self.current_whole || fill == Self::PER_BLOCK {
             self.read.push(done);
             return;
         }
-        if self.list.len() == 1 {
+        if self.cache.list.len() == 1 {
             done = Chain::EMPTY;
         } else {
-            let prev = self.list[self.list.len() - 2];
+            let prev = self.cache.list[self.cache.list.len() - 2];
             self.blocks.cut_after(prev);
             done = Chain { head: done.head, tail: prev, len: done.len - fill };
         }
@@ -260,272 +342,5 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             pieces.push(piece);
         }
         self.stack.extend(pieces.into_iter().rev().map(|c| (c, Self::PIECE)));
-    }
-
-    /// Sorts a sealed chain of at most `cache_cap` entries (keys sharing
-    /// their first `bit` bits) into `key bits | reference` slots: one digit
-    /// of about `log2(len) + 2` bits places them, and each sub-bucket is
-    /// finished by insertion sort (a rare large one by a comparison sort).
-    /// References grow with chain order, so ties stay stable. The entries
-    /// stay where they are: reading follows the slots.
-    fn sort_in_cache(&mut self, chain: Chain, mut bit: u32) {
-        let n = chain.len;
-        self.list.clear();
-        let mut b = chain.head;
-        while b != NONE {
-            self.list.push(b);
-            b = self.blocks.next(b);
-        }
-        self.ref_bits = INDEX_BITS + (usize::BITS - self.list.len().leading_zeros());
-        self.ref_mask = (1 << self.ref_bits) - 1;
-        self.count = n;
-        let mut counts = core::mem::take(&mut self.counts);
-        let mut d;
-        loop {
-            if bit >= Self::KEY_BITS {
-                // Every key bit is shared: the chain is in order.
-                self.counts = counts;
-                self.identity(n);
-                return;
-            }
-            // About four sub-buckets per entry: most hold one or none, so
-            // the insertion pass rarely moves a slot.
-            d = (usize::BITS - n.leading_zeros() + 1).clamp(1, MAX_CACHE_DIGIT).min(Self::KEY_BITS - bit);
-            let c = &mut counts[..1 << d];
-            c.fill(0);
-            // While counting, bring in the chain sorted next (written long
-            // ago, so in memory, at scattered blocks the hardware
-            // prefetcher does not follow): a block of it per block of this.
-            // Each entry counted prefetches the same place in the next
-            // chain's block of the same rank, into L2 only: it is needed
-            // after this chain's slot and insertion passes, whose counts
-            // and slots L1 keeps better without it.
-            let mut ahead = core::mem::replace(&mut self.ahead, NONE);
-            let mut keys = core::mem::take(&mut self.keys);
-            keys.clear();
-            // Pushes below never grow `keys` past what `charge` reserved.
-            let keep_keys = Self::KEY > 8 && keys.capacity() >= n;
-            for &b in &self.list {
-                let mut hint = if ahead == NONE { 0 } else { self.blocks.hint(Blocks::start(ahead)).addr() };
-                if ahead != NONE {
-                    ahead = self.blocks.next(ahead);
-                }
-                let fill = self.blocks.fill(b);
-                for e in self.blocks.block(b)[..fill * Self::ENTRY].chunks_exact(Self::ENTRY) {
-                    prefetch_l2(core::ptr::without_provenance(hint));
-                    hint += Self::ENTRY;
-                    if keep_keys {
-                        let h = Self::high(Self::key_of(e), bit);
-                        keys.push(h);
-                        c[(h >> (64 - d)) as usize] += 1;
-                    } else {
-                        c[Self::digit_of(Self::key_of(e), bit, d)] += 1;
-                    }
-                }
-            }
-            self.keys = keys;
-            if c.contains(&(n as u32)) {
-                // One sub-bucket holds everything: skip the shared bits.
-                let diff = self.chain_diff(chain);
-                bit = if diff == 0 { Self::KEY_BITS } else { diff.leading_zeros() };
-                continue;
-            }
-            break;
-        }
-        let (mut at, mut largest) = (0, 0);
-        for c in &mut counts[..1 << d] {
-            let k = *c;
-            largest = largest.max(k);
-            *c = at;
-            at += k;
-        }
-        let largest = largest as usize;
-        // Slots hold the key from `bit` (the digit included), so one
-        // insertion pass over all of them is right: it moves a slot only
-        // within its sub-bucket. Keys of up to 8 bytes always take 8-byte
-        // slots: when the key bits left and the reference do not both fit,
-        // the key's last bits are cut off, and slots whose kept bits tie
-        // are ordered by their full keys afterwards.
-        let exact = Self::KEY_BITS - bit + self.ref_bits <= 64;
-        self.narrow = exact || Self::KEY <= 8;
-        if self.narrow && !exact {
-            // Ties of the kept bits are rare: the insertion pass notes them.
-            let mut slots = core::mem::take(&mut self.slots);
-            let shift = self.ref_bits;
-            if self.place(bit, d, largest, &mut counts, &mut slots, |a, b| a >> shift == b >> shift) {
-                self.order_cut_ties(&mut slots);
-            }
-            self.slots = slots;
-        } else if self.narrow && Self::KEY > 8 && self.keys.len() == n {
-            // Exact: the kept key bits are the count pass's.
-            let mut slots = core::mem::take(&mut self.slots);
-            self.place_kept(d, largest, &mut counts, &mut slots);
-            self.slots = slots;
-        } else if self.narrow {
-            let mut slots = core::mem::take(&mut self.slots);
-            self.place(bit, d, largest, &mut counts, &mut slots, |_, _| false);
-            self.slots = slots;
-        } else {
-            let mut slots = core::mem::take(&mut self.wide);
-            self.place(bit, d, largest, &mut counts, &mut slots, |_, _| false);
-            self.wide = slots;
-        }
-        self.counts = counts;
-    }
-
-    /// Orders runs of sorted 8-byte slots whose kept key bits tie by their
-    /// full keys, then references (slots of keys whose last bits were cut).
-    /// Keys that differ only in those bits are rare, and runs of equal keys
-    /// are already in order, so this is mostly one pass of compares.
-    fn order_cut_ties(&self, slots: &mut [u64]) {
-        let shift = self.ref_bits;
-        let mask = self.ref_mask;
-        let mut i = 1;
-        while i < slots.len() {
-            if slots[i] >> shift != slots[i - 1] >> shift {
-                i += 1;
-                continue;
-            }
-            let start = i - 1;
-            let mut end = i + 1;
-            while end < slots.len() && slots[end] >> shift == slots[start] >> shift {
-                end += 1;
-            }
-            slots[start..end].sort_unstable_by_key(|&slot| {
-                let r = slot as usize & mask;
-                (Self::key_of(self.blocks.bytes(self.entry_at(r), Self::ENTRY)), r)
-            });
-            i = end;
-        }
-    }
-
-    /// Where the entry a slot reference `r` names is.
-    #[inline(always)]
-    pub(super) fn entry_at(&self, r: usize) -> usize {
-        Blocks::start(self.list[r >> INDEX_BITS]) + (r & INDEX_MASK) * Self::ENTRY
-    }
-
-    /// Slots in chain order (a chain whose keys are all equal).
-    fn identity(&mut self, n: usize) {
-        self.narrow = true;
-        self.slots.clear();
-        for (ordinal, &b) in self.list.iter().enumerate() {
-            let fill = self.blocks.fill(b);
-            self.slots.extend((0..fill).map(|i| (ordinal << INDEX_BITS | i) as u64));
-        }
-        debug_assert_eq!(self.slots.len(), n);
-    }
-
-    /// The slot pass of `sort_in_cache` (with slots of type `S`), then the
-    /// sub-bucket sorts; `counts` holds the sub-buckets' starts. Whether any
-    /// two slots that end up next to each other are `same`.
-    fn place<S: Slot>(
-        &mut self,
-        bit: u32,
-        d: u32,
-        largest: usize,
-        counts: &mut [u32],
-        slots: &mut Vec<S>,
-        same: impl Fn(S, S) -> bool,
-    ) -> bool {
-        let n = self.count;
-        slots.clear();
-        slots.resize(n, S::default());
-        for (ordinal, &b) in self.list.iter().enumerate() {
-            let fill = self.blocks.fill(b);
-            let block = self.blocks.block(b);
-            for (i, e) in block[..fill * Self::ENTRY].chunks_exact(Self::ENTRY).enumerate() {
-                let k = Self::key_of(e);
-                let t = Self::digit_of(k, bit, d);
-                slots[counts[t] as usize] = S::new(k, bit, self.ref_bits, ordinal << INDEX_BITS | i);
-                counts[t] += 1;
-            }
-        }
-        Self::finish_slots(d, largest, counts, slots, same)
-    }
-
-    /// `place` for 8-byte slots of keys over 8 bytes from the key bits the
-    /// count pass kept (`keys`), when they hold the whole rest of the key.
-    fn place_kept(&mut self, d: u32, largest: usize, counts: &mut [u32], slots: &mut Vec<u64>) {
-        let n = self.count;
-        debug_assert_eq!(self.keys.len(), n);
-        slots.clear();
-        slots.resize(n, 0);
-        let keep = !(self.ref_mask as u64);
-        let mut keys = self.keys.iter();
-        for (ordinal, &b) in self.list.iter().enumerate() {
-            let fill = self.blocks.fill(b);
-            for (i, &h) in (0..fill).zip(&mut keys) {
-                let t = (h >> (64 - d)) as usize;
-                slots[counts[t] as usize] = h & keep | (ordinal << INDEX_BITS | i) as u64;
-                counts[t] += 1;
-            }
-        }
-        Self::finish_slots(d, largest, counts, slots, |_, _| false);
-    }
-
-    /// The sub-bucket sorts after a slot pass: large sub-buckets first,
-    /// then one insertion pass; whether two slots that end up next to each
-    /// other are `same`.
-    fn finish_slots<S: Slot>(
-        d: u32,
-        largest: usize,
-        counts: &[u32],
-        slots: &mut [S],
-        same: impl Fn(S, S) -> bool,
-    ) -> bool {
-        // Large sub-buckets (clustered keys) first; then one insertion pass
-        // finishes the small ones. Slots are unique (references differ), so
-        // `>` never moves a tie.
-        if largest > INSERTION_MAX {
-            let mut from = 0;
-            for &end in &counts[..1 << d] {
-                if end as usize - from > INSERTION_MAX {
-                    slots[from..end as usize].sort_unstable();
-                }
-                from = end as usize;
-            }
-        }
-        insertion_sort_noting(slots, same)
-    }
-}
-
-/// An in-cache sort slot: the key bits from the digit on, then a reference
-/// to the entry, compared as one integer.
-pub(super) trait Slot: Copy + Ord + Default {
-    /// The slot of key `k` (left-aligned, bits past the key zero) whose
-    /// first `below` bits are shared, referring to `r` (`ref_bits` wide).
-    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self;
-    /// The reference back, given the mask of its bits.
-    fn reference(self, mask: usize) -> usize;
-}
-
-impl Slot for u64 {
-    #[inline(always)]
-    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self {
-        // Key bits that do not fit above the reference are cut off (see
-        // `order_cut_ties`).
-        let rest = if below >= 128 { 0 } else { ((k << below) >> 64) as u64 };
-        rest & !((1 << ref_bits) - 1) | r as u64
-    }
-
-    #[inline(always)]
-    fn reference(self, mask: usize) -> usize {
-        self as usize & mask
-    }
-}
-
-impl Slot for u128 {
-    #[inline(always)]
-    fn new(k: u128, below: u32, ref_bits: u32, r: usize) -> Self {
-        // Keys are at most 96 bits: the low 32 bits of `k << below` are zero.
-        debug_assert!(ref_bits <= 32);
-        let rest = if below >= 128 { 0 } else { k << below };
-        rest | r as u128
-    }
-
-    #[inline(always)]
-    fn reference(self, mask: usize) -> usize {
-        self as usize & mask
     }
 }

@@ -216,15 +216,15 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// sample's buckets skewed.
     fn skewed(&mut self, sample: Chain, bit: u32, d: u32) -> bool {
         let n = 1usize << d;
-        let mut counts = core::mem::take(&mut self.counts);
+        let mut counts = core::mem::take(&mut self.cache.counts);
         if counts.len() < n {
-            self.counts = counts;
+            self.cache.counts = counts;
             return false;
         }
         counts[..n].fill(0);
         self.for_each_entry(sample, |e| counts[Self::digit_of(Self::key_of(e), bit, d)] += 1);
         let fullest = counts[..n].iter().copied().max().unwrap_or(0) as usize;
-        self.counts = counts;
+        self.cache.counts = counts;
         fullest * n > SKEW * sample.len.max(1)
     }
 
@@ -255,10 +255,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // where their sampled keys start to differ: number them (in the
         // entry's high half) and find the least and greatest of those bits
         // (in `bounds`, the slot vector, unused while pushing).
-        let mut bounds = core::mem::take(&mut self.slots);
+        let mut bounds = core::mem::take(&mut self.cache.slots);
         bounds.clear();
         if 2 * table.iter().filter(|&&c| plan.heavy(c)).count() > bounds.capacity() {
-            self.slots = bounds;
+            self.cache.slots = bounds;
             self.map = map;
             return Ok(false);
         }
@@ -300,7 +300,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             fits = plan.lay_out(table, &bounds, true, &mut bits);
         }
         bounds.clear();
-        self.slots = bounds;
+        self.cache.slots = bounds;
         self.map = map;
         let n = bits.len();
         self.bucket_bits = bits;
