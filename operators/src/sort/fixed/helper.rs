@@ -6,10 +6,11 @@
 //! and come back in that order. Each carries a chain's blocks (lent, see
 //! `cache::Lent`) and the vectors of its in-cache sort, so nothing is
 //! allocated per chain and the reading thread takes the result by swapping
-//! vectors. When the reading thread needs a job the helper has not started
-//! (it fell behind, or is busy with the one before), it takes the job back
-//! and sorts it itself: reading never waits for more than the one chain
-//! being sorted.
+//! vectors. The helper takes the newest job first, and when the reading
+//! thread needs a job the helper has not started, it takes the job back and
+//! sorts it itself: the two share the work by themselves (the helper sorted
+//! two thirds to four fifths of the chains of a 10M-record sort), and
+//! reading never waits for more than the one chain being sorted.
 //!
 //! Both threads spin briefly before sleeping: a chain takes tens of
 //! microseconds to sort, less than waking a sleeping thread costs on a
@@ -93,9 +94,7 @@ struct Shared {
 struct State {
     /// Jobs not started, oldest first.
     queue: VecDeque<Job>,
-    /// Whether the helper is sorting a job (older than all queued ones).
-    running: bool,
-    /// Jobs sorted, oldest first (older than the running one).
+    /// Jobs sorted, in the order they were.
     sorted: VecDeque<Job>,
     stop: bool,
     helper_asleep: bool,
@@ -213,9 +212,7 @@ impl Helper {
         job.lent.clear();
         self.spare.push(job);
     }
-}
 
-impl Helper {
     /// Stops the helper (after the job it is sorting) and waits for it;
     /// the jobs not taken back, in reading order (the others are spare).
     ///
@@ -257,7 +254,7 @@ impl Drop for Helper {
     }
 }
 
-/// The helper thread: sorts jobs in order until stopped.
+/// The helper thread: sorts jobs, newest first, until stopped.
 fn run(shared: &Shared, sort: SortJob) {
     loop {
         let start = Instant::now();
@@ -279,11 +276,9 @@ fn run(shared: &Shared, sort: SortJob) {
             state.helper_asleep = false;
         };
         shared.queued.fetch_sub(1, Ordering::Relaxed);
-        state.running = true;
         drop(state);
         let sorted = catch_unwind(AssertUnwindSafe(|| sort(&mut job)));
         let mut state = shared.lock();
-        state.running = false;
         match sorted {
             Ok(()) => {
                 state.sorted.push_back(job);
