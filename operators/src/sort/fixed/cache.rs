@@ -14,7 +14,7 @@ use crate::sort::prefetch::prefetch_l2;
 pub(super) const MAX_CACHE_DIGIT: u32 = 14;
 /// Blocks ahead of the one counted that the count pass prefetches when
 /// there is no next chain to bring in.
-const SELF_AHEAD: usize = 2;
+const SELF_AHEAD: usize = 4;
 /// Sub-buckets up to this size finish by insertion sort.
 const INSERTION_MAX: usize = 24;
 /// Bits of a slot's reference holding the entry's index in its block
