@@ -139,6 +139,18 @@ impl Blocks {
         usize::from(self.fill[block as usize])
     }
 
+    /// The blocks of the chain starting at `head`, in order.
+    pub(crate) fn walk(&self, head: u32) -> impl Iterator<Item = u32> + '_ {
+        core::iter::successors(Some(head).filter(|&b| b != NONE), |&b| {
+            Some(self.next(b)).filter(|&n| n != NONE)
+        })
+    }
+
+    /// The entries of a sealed chain, in order.
+    pub(crate) fn entries(&self, chain: Chain, entry: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.walk(chain.head).flat_map(move |b| self.block(b)[..self.fill(b) * entry].chunks_exact(entry))
+    }
+
     /// Appends `block` (holding `fill` entries once sealed) to `chain`.
     #[inline]
     pub(crate) fn link(&mut self, chain: &mut Chain, block: u32) {

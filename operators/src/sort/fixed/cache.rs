@@ -180,9 +180,8 @@ impl CacheSort {
 
     /// The reference of the entry at `i` in slot order.
     #[inline(always)]
-    pub(super) fn reference<const NARROW_ONLY: bool>(&self, i: usize) -> usize {
-        // Keys of up to 8 bytes always take 8-byte slots: no branch for them.
-        if NARROW_ONLY || self.narrow {
+    pub(super) fn reference(&self, i: usize) -> usize {
+        if self.narrow {
             Slot::reference(self.slots[i], self.ref_mask)
         } else {
             Slot::reference(self.wide[i], self.ref_mask)
@@ -192,7 +191,7 @@ impl CacheSort {
 
 impl<T: SegmentRecord> FixedBuffer<T> {
     /// Sorts a chain of `n` entries (at most `cache_cap`, keys sharing
-    /// their first `bit` bits, blocks listed in `cs.list`) into `key bits |
+    /// their first `bit` bits, blocks seen through `chain`) into `key bits |
     /// reference` slots: one digit of about `log2(n) + 2` bits places them,
     /// and each sub-bucket is finished by insertion sort (a rare large one
     /// by a comparison sort). References grow with chain order, so ties
@@ -300,15 +299,14 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// OR of every key XOR the first one, over a chain's blocks.
     fn blocks_diff(chain: &impl ChainBlocks) -> u128 {
-        let mut first = None;
-        let mut diff = 0;
-        for i in 0..chain.len() {
-            for e in chain.entries(i).chunks_exact(Self::ENTRY) {
-                let k = Self::key_of(e);
-                diff |= k ^ *first.get_or_insert(k);
-            }
-        }
-        diff
+        Self::keys_diff((0..chain.len()).flat_map(|i| chain.entries(i).chunks_exact(Self::ENTRY)))
+    }
+
+    /// OR of every key XOR the first one, over entries.
+    pub(super) fn keys_diff<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> u128 {
+        let mut keys = entries.into_iter().map(Self::key_of);
+        let Some(first) = keys.next() else { return 0 };
+        keys.fold(0, |diff, k| diff | (k ^ first))
     }
 
     /// Orders runs of sorted 8-byte slots whose kept key bits tie by their

@@ -41,8 +41,8 @@
 //!    it sorts the next chains while this thread reads the current one,
 //!    and this thread sorts a chain itself when it gets there first (see
 //!    `helper.rs`; `SorterConfig::sort_thread` turns it off). Reading
-//!    brings the next chain into this core's cache as it goes, so records
-//!    sorted on the other core are not fetched from it one by one.
+//!    brings the next chain into this core's cache as it goes, so that
+//!    records sorted on the other core need not be fetched one by one.
 //!
 //! Every scatter appends in input order and slots break key ties by their
 //! reference, which grows with chain order, so equal keys keep push order:
@@ -57,7 +57,6 @@ mod sort;
 mod top;
 
 use core::marker::PhantomData;
-use std::collections::VecDeque;
 
 use segrec_core::{MemoryError, MemoryReservation, SegmentRecord};
 
@@ -144,11 +143,10 @@ pub(crate) struct FixedBuffer<T> {
     /// The thread sorting the chains read next, while reading a buffer
     /// once in memory (see `helper.rs`).
     helper: Option<Helper>,
-    /// With the helper: the chains handed over, in reading order, and the
-    /// block addresses of the one read after the current, brought into
-    /// this thread's cache while the current one is read (so reading does
-    /// not wait on the other core's cache record by record).
-    handed: VecDeque<Chain>,
+    /// With the helper: the block addresses of the chain read after the
+    /// current one, brought into this thread's cache while the current one
+    /// is read (so reading need not fetch its records from the other
+    /// core's cache one by one).
     read_ahead: Vec<usize>,
     /// Whether to use the helper (see `SorterConfig::sort_thread`), and its
     /// jobs (their vectors, charged once made) while it is stopped.
@@ -259,7 +257,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             cache: CacheSort::default(),
             ahead: Vec::new(),
             helper: None,
-            handed: VecDeque::new(),
             read_ahead: Vec::new(),
             sort_thread,
             idle: Vec::new(),
@@ -413,7 +410,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     fn start_helper(&mut self) {
         if !self.sort_thread
             || self.helper.is_some()
-            || self.top_bits == 0
             || self.stack.len() < helper::MIN_CHAINS
             || std::thread::available_parallelism().map_or(true, |n| n.get() < 2)
         {
@@ -431,7 +427,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.idle = (0..helper::LOOKAHEAD)
                 .map(|_| Job::new(CacheSort::with_capacity(sizes), Lent::with_capacity(sizes.list)))
                 .collect();
-            self.handed = VecDeque::with_capacity(helper::LOOKAHEAD);
             self.read_ahead = Vec::with_capacity(sizes.list);
         }
         match Helper::start(Self::run_job, core::mem::take(&mut self.idle)) {
@@ -449,7 +444,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.idle.push(job);
         }
         self.idle.extend(helper.take_spare());
-        self.handed.clear();
         self.read_ahead.clear();
     }
 
@@ -488,7 +482,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if self.at == self.cache.count && !self.next_chain()? {
             return Ok(None);
         }
-        let pos = self.entry_at(self.cache.reference::<false>(self.at));
+        let pos = self.entry_at(self.cache.reference(self.at));
         self.at += 1;
         Ok(Some(self.blocks.bytes(pos, Self::REC)))
     }

@@ -5,7 +5,7 @@
 use segrec_core::{MemoryError, SegmentRecord};
 
 use super::blocks::{BLOCK, Blocks, Chain, NONE};
-use super::helper::Taken;
+use super::helper::{Helper, Taken};
 use super::{FULL, FixedBuffer, Held, MAX_DIGIT, WRITE_AHEAD};
 use crate::sort::SortError;
 use crate::sort::prefetch::prefetch_ptr;
@@ -77,26 +77,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// OR of every key XOR the first one, over a sealed chain.
     fn chain_diff(&self, chain: Chain) -> u128 {
-        let mut first = None;
-        let mut diff = 0;
-        self.for_each_entry(chain, |e| {
-            let k = Self::key_of(e);
-            diff |= k ^ *first.get_or_insert(k);
-        });
-        diff
+        Self::keys_diff(self.blocks.entries(chain, Self::ENTRY))
     }
 
     /// Calls `f` on each entry of a sealed chain, in order.
     #[inline(always)]
-    pub(super) fn for_each_entry(&self, chain: Chain, mut f: impl FnMut(&[u8])) {
-        let mut b = chain.head;
-        while b != NONE {
-            let n = self.blocks.fill(b);
-            for e in self.blocks.block(b)[..n * Self::ENTRY].chunks_exact(Self::ENTRY) {
-                f(e);
-            }
-            b = self.blocks.next(b);
-        }
+    pub(super) fn for_each_entry(&self, chain: Chain, f: impl FnMut(&[u8])) {
+        self.blocks.entries(chain, Self::ENTRY).for_each(f);
     }
 
     /// Makes the next chain (on the stack) the current one, sorted: chains
@@ -131,8 +118,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                     job
                 }
             };
-            job.lent.clear();
-            self.handed.pop_front();
             core::mem::swap(&mut self.cache, &mut job.cache);
             let (chain, bit) = (job.chain, job.bit);
             helper.give_back(job);
@@ -169,10 +154,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.current_whole = bit <= Self::KEY_BITS;
         self.hand_over();
         self.read_ahead.clear();
-        let mut next = self.handed.front().map_or(NONE, |c| c.head);
-        while next != NONE && self.read_ahead.len() < self.read_ahead.capacity() {
-            self.read_ahead.push(self.blocks.block_ptr(next).addr());
-            next = self.blocks.next(next);
+        if let Some(next) = self.helper.as_ref().and_then(Helper::next_handed) {
+            let room = self.read_ahead.capacity();
+            self.read_ahead
+                .extend(self.blocks.walk(next.head).take(room).map(|b| self.blocks.block_ptr(b).addr()));
         }
     }
 
@@ -187,11 +172,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             let Some(mut job) = helper.spare() else { break };
             self.stack.pop();
             job.cache.list.clear();
-            let mut b = chain.head;
-            while b != NONE {
-                job.cache.list.push(b);
-                b = self.blocks.next(b);
-            }
+            job.cache.list.extend(self.blocks.walk(chain.head));
             // SAFETY: the chain left the stack, and nothing but this job
             // names its blocks until `next_chain` takes the job back and
             // clears `lent` (or `stop_helper` puts the chain back on the
@@ -200,7 +181,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // read, `clear` and `restore` stop the helper first, and `Drop`
             // stops it before the pages go.
             unsafe { job.lent.set(&self.blocks, &job.cache.list, Self::ENTRY) };
-            self.handed.push_back(chain);
             (job.chain, job.bit) = (chain, bit);
             helper.submit(job);
         }
@@ -211,20 +191,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     fn sort_in_cache(&mut self, chain: Chain, bit: u32) {
         let mut list = core::mem::take(&mut self.cache.list);
         list.clear();
-        let mut b = chain.head;
-        while b != NONE {
-            list.push(b);
-            b = self.blocks.next(b);
-        }
+        list.extend(self.blocks.walk(chain.head));
         self.ahead.clear();
         // With a helper, the chain on the stack is sorted there, later.
-        let mut next = match (&self.helper, self.stack.last()) {
-            (None, Some((c, _))) => c.head,
-            _ => NONE,
-        };
-        while next != NONE && self.ahead.len() < list.len() {
-            self.ahead.push(self.blocks.hint(Blocks::start(next)).addr());
-            next = self.blocks.next(next);
+        if let (None, Some((next, _))) = (&self.helper, self.stack.last()) {
+            let blocks = self.blocks.walk(next.head).take(list.len());
+            self.ahead.extend(blocks.map(|b| self.blocks.block_ptr(b).addr()));
         }
         let held = Held { blocks: &self.blocks, list: &list, entry: Self::ENTRY };
         Self::sort_chain(&mut self.cache, &held, chain.len, bit, &self.ahead);
