@@ -18,8 +18,9 @@ pub(crate) const MAX_PREFIX: usize = 12;
 /// Extracts key prefixes of one record type.
 #[derive(Debug)]
 pub(crate) struct KeyCodec<T> {
-    /// Bytes of the prefix kept, 1..=12.
-    prefix_len: usize,
+    /// Keeps the prefix's bytes of a key word (the top `prefix_len` bytes,
+    /// 1..=12).
+    mask: u128,
     /// Whether equal prefixes still need [`SegmentRecord::compare_key`].
     tiebreak: bool,
     /// Holds a full normalized key longer than a word.
@@ -33,7 +34,8 @@ impl<T: SegmentRecord> KeyCodec<T> {
     pub(crate) fn new(prefix_len: usize) -> Self {
         let prefix_len = prefix_len.clamp(1, MAX_PREFIX).min(T::NORMALIZED_KEY_LEN);
         let tiebreak = T::NORMALIZED_KEY_IS_PREFIX || prefix_len < T::NORMALIZED_KEY_LEN;
-        Self { prefix_len, tiebreak, buf: vec![0; T::NORMALIZED_KEY_LEN.max(MAX_PREFIX)], _t: PhantomData }
+        let mask = !(u128::MAX >> (8 * prefix_len));
+        Self { mask, tiebreak, buf: vec![0; T::NORMALIZED_KEY_LEN.max(MAX_PREFIX)], _t: PhantomData }
     }
 
     /// Whether equal prefixes must be compared on the records.
@@ -63,6 +65,6 @@ impl<T: SegmentRecord> KeyCodec<T> {
             w.copy_from_slice(&self.buf[..16]);
             u128::from_be_bytes(w)
         };
-        word & !(u128::MAX >> (8 * self.prefix_len))
+        word & self.mask
     }
 }
