@@ -134,13 +134,10 @@ impl<S> From<S> for FrameFill<S> {
 /// fails.
 #[inline]
 pub fn read_record<T: SegmentRecord, S: ByteSource>(source: &mut S) -> Result<Option<&[u8]>, S::Error> {
-    if source.is_at_end()? {
-        return Ok(None);
-    }
     let len = match T::ENCODED_SIZE {
-        Some(n) => n,
+        Some(n) => return source.read_next(n),
         None => {
-            let prefix = source.read_bytes(LENGTH_PREFIX)?;
+            let Some(prefix) = source.read_next(LENGTH_PREFIX)? else { return Ok(None) };
             u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize
         }
     };

@@ -82,6 +82,21 @@ pub trait ByteSource {
     ///
     /// When the medium fails while looking ahead.
     fn is_at_end(&mut self) -> Result<bool, Self::Error>;
+
+    /// Reads exactly `len` bytes as [`read_bytes`](Self::read_bytes) does,
+    /// or `None` when every byte has been read: [`is_at_end`](Self::is_at_end)
+    /// and `read_bytes` in one, which a source may answer with one check.
+    ///
+    /// # Errors
+    ///
+    /// As `read_bytes` and `is_at_end`.
+    #[inline]
+    fn read_next(&mut self, len: usize) -> Result<Option<&[u8]>, Self::Error> {
+        if self.is_at_end()? {
+            return Ok(None);
+        }
+        self.read_bytes(len).map(Some)
+    }
 }
 
 /// A sequential sink of bytes that may spread a write across pages.

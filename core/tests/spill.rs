@@ -59,6 +59,42 @@ fn read_all(memory: &MemoryManager, file: &segrec_core::SpillFile) -> Result<Vec
 }
 
 #[test]
+fn read_next_reads_as_is_at_end_and_read_bytes_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(dir.path());
+    let data = stream(50_000);
+    let file = write_file(&memory, &data);
+    let r = memory.reservation("read");
+    // Reads that end inside a frame, on its end, and straddle frames (the
+    // frames are uneven), then the end of the file, by a fixed length and
+    // by a short last one.
+    for len in [1, 13, 700, 4096, 5000] {
+        let mut reader = file.reader(&r, 1).unwrap();
+        let mut out = Vec::new();
+        while let Some(bytes) = reader.read_next(len.min(data.len() - out.len()).max(1)).unwrap() {
+            out.extend_from_slice(bytes);
+            if out.len() == data.len() {
+                break;
+            }
+        }
+        assert_eq!(out, data, "len {len}");
+        assert_eq!(reader.read_next(len).unwrap(), None, "len {len}: the end, again");
+        assert_eq!(reader.read_next(0).unwrap(), None);
+    }
+    // Past the end mid-read is the reader's error, not `None`.
+    let mut reader = file.reader(&r, 0).unwrap();
+    reader.read_bytes(data.len() - 3).unwrap();
+    assert!(matches!(reader.read_next(4), Err(SpillError::UnexpectedEnd { requested: 4, .. })));
+    drop(reader);
+    // No bytes asked inside the stream: an empty read, not the end.
+    let mut reader = file.reader(&r, 0).unwrap();
+    assert_eq!(reader.read_next(0).unwrap(), Some(&[][..]));
+    drop(reader);
+    drop(file);
+    assert_eq!(files_in(dir.path()), 0);
+}
+
+#[test]
 fn round_trip_and_cleanup() {
     let dir = tempfile::tempdir().unwrap();
     let memory = manager(dir.path());

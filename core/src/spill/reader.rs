@@ -247,6 +247,18 @@ impl ByteSource for SpillReader {
         }
         self.is_at_end_slow()
     }
+
+    #[inline]
+    fn read_next(&mut self, len: usize) -> Result<Option<&[u8]>, SpillError> {
+        // One check for the common case, inlined into the merge's record
+        // loop: the bytes are in the current page (so not at the end).
+        if len > 0 && self.pos + len <= self.fill {
+            let at = self.pos;
+            self.pos += len;
+            return Ok(Some(&self.page.as_slice()[at..at + len]));
+        }
+        self.read_next_cold(len)
+    }
 }
 
 impl SpillReader {
@@ -281,6 +293,17 @@ impl SpillReader {
         }
         self.scratch = scratch;
         Ok(&self.scratch)
+    }
+
+    /// [`read_next`](ByteSource::read_next) past the current page (or for
+    /// no bytes): the end, or the next frame's bytes.
+    #[cold]
+    #[inline(never)]
+    fn read_next_cold(&mut self, len: usize) -> Result<Option<&[u8]>, SpillError> {
+        if self.is_at_end_slow()? {
+            return Ok(None);
+        }
+        self.read_bytes(len).map(Some)
     }
 
     /// [`is_at_end`](ByteSource::is_at_end) once the page buffer is used

@@ -44,6 +44,8 @@ pub(crate) struct Merger<T> {
     keys: KeyCodec<T>,
     /// The winner was handed out and must advance before the next record.
     pending: bool,
+    /// The run of the record handed out last.
+    winner: usize,
 }
 
 /// The sort word of a finished run: after every live one (live words have
@@ -73,7 +75,7 @@ impl<T: SegmentRecord> Merger<T> {
             .map(|f| RunCursor::open(f, reservation, read_ahead, thread.as_ref(), &mut keys))
             .collect::<Result<Vec<_>, _>>()?;
         let k = cursors.len();
-        let mut merger = Self { tree: vec![DONE; k.max(1)], cursors, keys, pending: false };
+        let mut merger = Self { tree: vec![DONE; k.max(1)], cursors, keys, pending: false, winner: 0 };
         merger.build();
         Ok(merger)
     }
@@ -160,7 +162,7 @@ impl<T: SegmentRecord> Merger<T> {
             return Ok(None);
         }
         let top = if self.pending {
-            let w = run_of(self.tree[0]);
+            let w = self.winner;
             self.cursors[w].advance(&mut self.keys)?;
             self.pending = false;
             // The word from the replay, not reloaded from `tree[0]`: a
@@ -173,7 +175,8 @@ impl<T: SegmentRecord> Merger<T> {
             return Ok(None);
         }
         self.pending = true;
-        Ok(Some(&self.cursors[run_of(top)].head))
+        self.winner = run_of(top);
+        Ok(Some(&self.cursors[self.winner].head))
     }
 }
 
