@@ -40,6 +40,8 @@ pub(crate) struct Merger<T> {
     /// with the run index in the low 32 bits, or `DONE`; comparing words
     /// orders by prefix, then run (the stable order). Keeping the words in
     /// the nodes (not run indexes) spares each match a dependent load.
+    /// Its length is a power of two (the entries past `k` unused; see
+    /// `replay`).
     tree: Vec<u128>,
     keys: KeyCodec<T>,
     /// The winner was handed out and must advance before the next record.
@@ -50,7 +52,7 @@ pub(crate) struct Merger<T> {
 
 /// The sort word of a finished run: after every live one (live words have
 /// a run index below `u32::MAX` in their low bits).
-const DONE: u128 = u128::MAX;
+pub(crate) const DONE: u128 = u128::MAX;
 
 /// The run a live word belongs to.
 #[inline]
@@ -72,10 +74,12 @@ impl<T: SegmentRecord> Merger<T> {
         let thread = if read_ahead > 0 && runs.len() > 1 { ReadAhead::new().ok() } else { None };
         let cursors = runs
             .iter()
-            .map(|f| RunCursor::open(f, reservation, read_ahead, thread.as_ref(), &mut keys))
+            .enumerate()
+            .map(|(i, f)| RunCursor::open(f, i, reservation, read_ahead, thread.as_ref(), &mut keys))
             .collect::<Result<Vec<_>, _>>()?;
         let k = cursors.len();
-        let mut merger = Self { tree: vec![DONE; k.max(1)], cursors, keys, pending: false, winner: 0 };
+        let tree = vec![DONE; k.max(1).next_power_of_two()];
+        let mut merger = Self { tree, cursors, keys, pending: false, winner: 0 };
         merger.build();
         Ok(merger)
     }
@@ -83,8 +87,7 @@ impl<T: SegmentRecord> Merger<T> {
     /// Run `i`'s sort word.
     #[inline]
     fn word(&self, i: usize) -> u128 {
-        let c = &self.cursors[i];
-        if c.done { DONE } else { c.key | i as u128 }
+        self.cursors[i].word
     }
 
     /// Whether word `a` comes before word `b`.
@@ -129,8 +132,18 @@ impl<T: SegmentRecord> Merger<T> {
             // Words decide alone: the smaller goes on, the larger stays,
             // without branches (the outcomes are random, a branch would
             // mispredict half the time).
+            // The tree's length is a power of two above every node index,
+            // so masking leaves an index as it is and shows the compiler it
+            // is in bounds: the loop goes without bounds checks. (The tree
+            // is never empty; saying so lets the mask prove it.)
+            let tree = &mut self.tree[..];
+            if tree.is_empty() {
+                return DONE;
+            }
+            let mask = tree.len() - 1;
             while n >= 1 {
-                let l = self.tree[n];
+                let node = &mut tree[n & mask];
+                let l = *node;
                 let swap = l < w;
                 // Selected by 64-bit halves: a `u128` select becomes a
                 // branch, and the outcomes are random.
@@ -139,7 +152,7 @@ impl<T: SegmentRecord> Merger<T> {
                     let lo = core::hint::select_unpredictable(swap, a as u64, b as u64);
                     u128::from(hi) << 64 | u128::from(lo)
                 };
-                self.tree[n] = pick(w, l);
+                *node = pick(w, l);
                 w = pick(l, w);
                 n /= 2;
             }
@@ -158,9 +171,7 @@ impl<T: SegmentRecord> Merger<T> {
     /// The next record's encoded bytes, `None` when every run is done.
     #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<&[u8]>, SortError> {
-        if self.cursors.is_empty() {
-            return Ok(None);
-        }
+        // No runs: the root is `DONE` and nothing is pending.
         let top = if self.pending {
             let w = self.winner;
             self.cursors[w].advance(&mut self.keys)?;

@@ -14,6 +14,7 @@ use super::SortError;
 use super::buffer::{PREFETCH, prefetch_record, record_bytes};
 use super::index::pointer;
 use super::keys::KeyCodec;
+use super::merge::DONE;
 
 pub(crate) fn write_error(e: WriteError<SpillError>) -> SortError {
     match e {
@@ -105,14 +106,17 @@ pub(crate) fn write_run<T: SegmentRecord>(
 }
 
 /// Reads one run: the current record's bytes (copied out of the reader so
-/// many runs' heads can be compared at once) and its key prefix.
+/// many runs' heads can be compared at once) and its sort word.
 #[derive(Debug)]
 pub(crate) struct RunCursor<T> {
     reader: SpillReader,
-    /// Bytes of the current record; valid unless `done`.
+    /// Bytes of the current record; valid unless `word` is `DONE`.
     pub(crate) head: Vec<u8>,
-    pub(crate) key: u128,
-    pub(crate) done: bool,
+    /// The merge's sort word of the current record: its key prefix with
+    /// the run's index in the low 32 bits (see `merge.rs`), or `DONE`.
+    pub(crate) word: u128,
+    /// The run's index in its merge.
+    run: u128,
     reservation: MemoryReservation,
     /// Bytes of `head`'s capacity charged to the reservation.
     charged: usize,
@@ -124,6 +128,7 @@ impl<T: SegmentRecord> RunCursor<T> {
     /// `read_ahead` pages are read ahead there instead of on this thread.
     pub(crate) fn open(
         file: &SpillFile,
+        run: usize,
         reservation: &MemoryReservation,
         read_ahead: usize,
         thread: Option<&ReadAhead>,
@@ -136,8 +141,8 @@ impl<T: SegmentRecord> RunCursor<T> {
         let mut cursor = Self {
             reader,
             head: Vec::new(),
-            key: 0,
-            done: false,
+            word: DONE,
+            run: run as u128,
             reservation: reservation.clone(),
             charged: 0,
             _t: PhantomData,
@@ -146,12 +151,12 @@ impl<T: SegmentRecord> RunCursor<T> {
         Ok(cursor)
     }
 
-    /// Moves to the next record; `done` after the last.
+    /// Moves to the next record; `word` is `DONE` after the last.
     #[inline]
     pub(crate) fn advance(&mut self, keys: &mut KeyCodec<T>) -> Result<(), SortError> {
         match frame::read_record::<T, _>(&mut self.reader)? {
             None => {
-                self.done = true;
+                self.word = DONE;
                 self.head.clear();
             }
             Some(bytes) => {
@@ -161,7 +166,7 @@ impl<T: SegmentRecord> RunCursor<T> {
                 {
                     // Fixed size: overwrite in place, a copy of constant
                     // length (no call).
-                    self.key = keys.prefix(bytes);
+                    self.word = keys.prefix(bytes) | self.run;
                     self.head[..n].copy_from_slice(&bytes[..n]);
                     return Ok(());
                 }
@@ -177,7 +182,7 @@ impl<T: SegmentRecord> RunCursor<T> {
                 }
                 // The key from the reader's bytes (long written), not the
                 // fresh copy: reading that back would stall store forwarding.
-                self.key = keys.prefix(bytes);
+                self.word = keys.prefix(bytes) | self.run;
                 self.head.extend_from_slice(bytes);
             }
         }
