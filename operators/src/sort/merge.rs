@@ -129,9 +129,6 @@ impl<T: SegmentRecord> Merger<T> {
         let mut w = self.word(i);
         let mut n = (i + k) / 2;
         if !self.keys.tiebreak() {
-            // Words decide alone: the smaller goes on, the larger stays,
-            // without branches (the outcomes are random, a branch would
-            // mispredict half the time).
             // The tree's length is a power of two above every node index,
             // so masking leaves an index as it is and shows the compiler it
             // is in bounds: the loop goes without bounds checks. (The tree
@@ -141,6 +138,9 @@ impl<T: SegmentRecord> Merger<T> {
                 return DONE;
             }
             let mask = tree.len() - 1;
+            // Words decide alone: the smaller goes on, the larger stays,
+            // without branches (the outcomes are random, a branch would
+            // mispredict half the time).
             while n >= 1 {
                 let node = &mut tree[n & mask];
                 let l = *node;
