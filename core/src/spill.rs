@@ -408,6 +408,27 @@ impl SpillWriter {
         Ok(())
     }
 
+    /// Bytes the current frame can still take before [`write_bytes`]
+    /// seals it and starts the next.
+    ///
+    /// [`write_bytes`]: Self::write_bytes
+    #[must_use]
+    pub fn frame_room(&self) -> usize {
+        self.staging.size() - self.fill
+    }
+
+    /// Seals what was written since the last frame as a frame of its own
+    /// (nothing when that is nothing), so the next bytes start a frame: a
+    /// reader's [`next_page`](SpillReader::next_page) then returns them
+    /// apart from what came before.
+    ///
+    /// # Errors
+    ///
+    /// [`SpillError::Io`] on a write failure.
+    pub fn end_frame(&mut self) -> Result<(), SpillError> {
+        self.flush_staging()
+    }
+
     /// Appends bytes to the stream, sealing a frame each time a page fills.
     ///
     /// # Errors

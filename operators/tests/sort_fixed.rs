@@ -865,3 +865,106 @@ fn keys_skewed_past_a_small_tag_sort_by_a_mapped_top_digit() {
         assert!(out.in_memory, "{out:?}");
     }
 }
+
+/// Whether a sort's stream was served from partitioned runs (its buckets
+/// loaded and sorted one by one), not from memory or a merge.
+fn partitioned(out: &Outcome) -> bool {
+    out.stream.contains("partitioned runs")
+}
+
+#[test]
+fn spread_keys_spill_as_partitioned_runs_read_back_bucket_by_bucket() {
+    // A plain top digit (random keys), with small and large pages, with
+    // and without the sort thread.
+    for (page, thread, seed) in [(PAGE, true, 90), (BIG_PAGE, true, 91), (PAGE, false, 92)] {
+        let config = SorterConfig::new().sort_thread(thread);
+        let out = sort_keys::<Fixed>(&random(700_000, seed), LARGE, page, config);
+        assert!(out.runs >= 3 && partitioned(&out), "{out:?}");
+    }
+    // Records whose entries carry padding.
+    let out = sort_keys::<P16>(&random(700_000, 94), LARGE, PAGE, SorterConfig::new());
+    assert!(out.runs >= 2 && partitioned(&out), "{out:?}");
+    // A mapped top digit, kept for every run (later prices past the first
+    // run's sample clamp to its end buckets).
+    let mut records = tag_prices(600_000, 95, 0, 4);
+    records.extend(tag_prices_between(600_000, 96, 4, 1, 20_000));
+    for (i, r) in records.iter_mut().enumerate() {
+        r.seq = i as u32;
+    }
+    let out = check_sort(&records, by_tag_price, 32 << 20, BIG_PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.runs >= 2 && partitioned(&out), "{out:?}");
+}
+
+#[test]
+fn partitioned_runs_become_one_sorted_run_when_they_cannot_go_on() {
+    // Keys of the first runs share their top bits, later ones do not: the
+    // kept digit no longer partitions them.
+    let mut keys: Vec<u64> = random(500_000, 97).iter().map(|k| k >> 20).collect();
+    keys.extend(random(300_000, 98));
+    // A bucket of all runs outgrows what loading may hold: few keys.
+    let few = duplicates(900_000, 99, 3);
+    // More runs than the fan-in.
+    let many = random(900_000, 100);
+    for (keys, config, what) in [
+        (&keys, SorterConfig::new(), "keys above the digit"),
+        (&few, SorterConfig::new(), "a bucket too large"),
+        (&many, SorterConfig::new().max_fan_in(3), "fan-in"),
+    ] {
+        let out = sort_keys::<Fixed>(keys, LARGE, PAGE, config);
+        assert!(out.runs >= 2 && !out.in_memory && !partitioned(&out), "{what}: {out:?}");
+    }
+}
+
+#[test]
+fn a_damaged_partitioned_run_is_a_spill_error_and_a_dropped_one_leaves_nothing() {
+    let records: Vec<Fixed> =
+        random(600_000, 101).iter().enumerate().map(|(i, &k)| Fixed::make(k, i as u32)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let memory = manager(LARGE, PAGE, dir.path());
+    let push_all = || {
+        let mut sorter = Sorter::<Fixed>::new(&memory).unwrap();
+        for r in &records {
+            sorter.push(r).unwrap();
+        }
+        assert!(sorter.spilled_runs() >= 2);
+        sorter
+    };
+    // Dropped after a few buckets were read.
+    let mut stream = push_all().finish().unwrap();
+    assert!(format!("{stream:?}").contains("partitioned runs"), "{stream:?}");
+    let mut expected = records.clone();
+    expected.sort_by(Fixed::order);
+    for want in &expected[..100_000] {
+        assert_eq!(&stream.next().unwrap().unwrap(), want);
+    }
+    assert_eq!(stream.remaining(), 500_000);
+    drop(stream);
+    assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    // One byte flipped in the middle of every run written before `finish`.
+    let sorter = push_all();
+    for entry in fs::read_dir(dir.path()).unwrap() {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = entry.unwrap().path();
+        let len = fs::metadata(&path).unwrap().len();
+        let mut f = fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(len / 2)).unwrap();
+        f.write_all(&[0x5A]).unwrap();
+    }
+    let result = sorter.finish().and_then(|mut s| {
+        let mut n = 0u64;
+        while s.next_ref()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    });
+    match result {
+        Err(SortError::Spill(segrec_core::SpillError::Corrupt { path, .. })) => {
+            assert!(path.starts_with(dir.path()));
+        }
+        other => panic!("expected a corrupt-run error, got {other:?}"),
+    }
+    assert!(memory.stats().peak <= LARGE, "{}", memory.stats());
+    assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -141,6 +141,12 @@ impl SpillReader {
         &self.file
     }
 
+    /// Frames read so far (the index of the next one).
+    #[must_use]
+    pub fn frames_read(&self) -> u64 {
+        self.frames_read
+    }
+
     /// Loads the next frame into the page buffer; `false` after the last.
     fn load_frame(&mut self) -> Result<bool, SpillError> {
         let expected = self.file.frames();

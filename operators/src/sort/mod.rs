@@ -26,6 +26,14 @@
 //!   reading ahead for all of them; more runs than that are merged in
 //!   intermediate passes first. Finished run files lose their names at
 //!   once; a background thread frees their blocks.
+//! * **Partitioned runs** (the fixed path, budgets of 4 MiB and more): as
+//!   its top buckets already partition the keys in order, a full buffer is
+//!   written unsorted, bucket by bucket, and its top digit kept for the
+//!   next; reading back loads each bucket of all runs at once and sorts it
+//!   in cache, so records are sorted once and never merged. When keys stop
+//!   fitting the kept digit, a bucket of all runs would outgrow the budget
+//!   or the runs the fan-in, the partitioned runs so far become one sorted
+//!   run and the merge above takes over (see `fixed/parted.rs`).
 //! * **Stable**: positions grow with push order and break index ties; runs
 //!   are numbered in spill order and merges break ties by run index, so equal
 //!   keys come out in push order, exactly as `slice::sort_by_key` orders them.
@@ -63,7 +71,7 @@ use segrec_core::{DecodeError, MemoryManager, MemoryReservation, Page, RecordRef
 use buffer::{Pushed, SortBuffer};
 pub use config::SorterConfig;
 pub use error::SortError;
-use fixed::FixedBuffer;
+use fixed::{Feed, FixedBuffer, PartedRuns, reader_bytes};
 pub use stream::SortedStream;
 use stream::Source;
 
@@ -103,7 +111,10 @@ pub struct Sorter<T: SegmentRecord> {
     /// budgets, its write-behind pages) are always available.
     spare: Vec<Page>,
     runs: Vec<SpillFile>,
-    /// Records written to `runs` (the buffer counts its own).
+    /// Runs written as top buckets, not sorted (see `fixed/parted.rs`):
+    /// only while no sorted run was written.
+    parted: PartedRuns,
+    /// Records written to `runs` and `parted` (the buffer counts its own).
     spilled: u64,
     /// The largest record pushed, in bytes.
     max_record: usize,
@@ -117,7 +128,7 @@ impl<T: SegmentRecord> fmt::Debug for Sorter<T> {
             .field("reservation", &self.reservation)
             .field("records", &self.len())
             .field("in_memory", &self.buffer.len())
-            .field("runs", &self.runs.len())
+            .field("runs", &self.spilled_runs())
             .finish()
     }
 }
@@ -154,6 +165,7 @@ impl<T: SegmentRecord> Sorter<T> {
             config,
             spare,
             runs: Vec::new(),
+            parted: PartedRuns::default(),
             spilled: 0,
             max_record: T::ENCODED_SIZE.unwrap_or(0),
         })
@@ -174,7 +186,7 @@ impl<T: SegmentRecord> Sorter<T> {
     /// Runs spilled to disk so far.
     #[must_use]
     pub fn spilled_runs(&self) -> usize {
-        self.runs.len()
+        self.runs.len() + self.parted.files.len()
     }
 
     /// The reservation the sorter draws on.
@@ -315,8 +327,17 @@ impl<T: SegmentRecord> Sorter<T> {
         }
     }
 
-    /// Sorts the buffer and writes it as the next run.
+    /// Writes the buffer as the next run: partitioned while it can be (see
+    /// `fixed/parted.rs`), sorted otherwise, after which the partitioned
+    /// runs so far become one sorted run.
     fn spill(&mut self) -> Result<(), SortError> {
+        if self.runs.is_empty() && self.spill_partitioned()? {
+            return Ok(());
+        }
+        if let Buffer::Fixed(buffer) = &mut self.buffer {
+            // The next buffer chooses its own digit.
+            buffer.keep_digit(false);
+        }
         self.buffer.sort()?;
         // The spill writer takes its pages from the held-back ones (and
         // tries for the rest when fewer could be held back).
@@ -335,7 +356,7 @@ impl<T: SegmentRecord> Sorter<T> {
                 self.buffer.clear();
                 self.runs.push(run);
                 refill(self);
-                Ok(())
+                self.sort_parted()
             }
             Err(e) => {
                 // The records stay in the buffer (the partial file is
@@ -345,6 +366,82 @@ impl<T: SegmentRecord> Sorter<T> {
                 Err(e)
             }
         }
+    }
+
+    /// Writes the (fixed) buffer as a partitioned run and keeps its top
+    /// digit for the next; `false` (nothing written) when its buckets do
+    /// not partition its keys, or when reading the runs back would need
+    /// more than the budget or the fan-in allow.
+    fn spill_partitioned(&mut self) -> Result<bool, SortError> {
+        let Buffer::Fixed(buffer) = &mut self.buffer else { return Ok(false) };
+        let Some(partition) = buffer.partition()? else { return Ok(false) };
+        let page = self.reservation.page_size();
+        let pages = run_writer_pages(self.reservation.capacity(), page);
+        let runs = self.parted.files.len() + 1;
+        // Loading a bucket back (here when they are sorted after all) with
+        // every run's reader open and a run writer.
+        let others = runs * reader_bytes(page) + pages * page;
+        if runs > self.config.max_fan_in
+            || self.parted.largest_with(&partition.counts) > buffer.loadable(others)
+        {
+            return Ok(false);
+        }
+        self.spare.clear();
+        let written = (|| {
+            let mut writer = run::run_writer(&self.reservation, &self.spill_dir, pages)?;
+            buffer.write_partitioned(&mut writer)?;
+            writer.finish()
+        })();
+        let reservation = &self.reservation;
+        self.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+        // On error the buffer holds every record still.
+        let file = written?;
+        self.spilled += buffer.len() as u64;
+        buffer.keep_digit(true);
+        buffer.clear();
+        self.parted.push(file, partition);
+        Ok(true)
+    }
+
+    /// Rewrites the partitioned runs (if any) as one sorted run, the first
+    /// run: loaded and sorted bucket by bucket through the (empty) buffer.
+    /// On error they stay as they are, to be sorted later.
+    fn sort_parted(&mut self) -> Result<(), SortError> {
+        let Buffer::Fixed(buffer) = &mut self.buffer else { return Ok(()) };
+        if self.parted.files.is_empty() {
+            return Ok(());
+        }
+        buffer.release_pages();
+        self.spare.clear();
+        let pages = run_writer_pages(self.reservation.capacity(), self.reservation.page_size());
+        let written = (|| {
+            let feed = Feed::open(&self.parted, &self.reservation)?;
+            let mut writer = run::run_writer(&self.reservation, &self.spill_dir, pages)?;
+            buffer.feed(feed);
+            while let Some(bytes) = buffer.next_record()? {
+                run::write_record::<T>(&mut writer, bytes)?;
+            }
+            Ok::<_, SortError>(writer.finish()?)
+        })();
+        buffer.clear();
+        let reservation = &self.reservation;
+        self.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+        self.runs.insert(0, written?);
+        self.parted = PartedRuns::default();
+        Ok(())
+    }
+
+    /// Serves the partitioned runs through the buffer, bucket by bucket.
+    fn finish_parted(self, records: u64) -> Result<SortedStream<T>, SortError> {
+        let Self { reservation, buffer, spare, parted, .. } = self;
+        let Buffer::Fixed(mut buffer) = buffer else {
+            unreachable!("only the fixed buffer writes partitioned runs")
+        };
+        buffer.release_pages();
+        drop(spare);
+        let feed = Feed::open(&parted, &reservation)?;
+        buffer.feed(feed);
+        Ok(SortedStream::new(Source::Fixed(buffer), records))
     }
 
     /// Ends input and returns the records in order: from memory when nothing
@@ -358,7 +455,7 @@ impl<T: SegmentRecord> Sorter<T> {
     /// merge.
     pub fn finish(mut self) -> Result<SortedStream<T>, SortError> {
         let records = self.len();
-        if self.runs.is_empty() {
+        if self.runs.is_empty() && self.parted.files.is_empty() {
             self.buffer.sort()?;
             let source = match self.buffer {
                 Buffer::Indexed(buffer) => {
@@ -375,6 +472,12 @@ impl<T: SegmentRecord> Sorter<T> {
         }
         if !self.buffer.is_empty() {
             self.spill()?;
+        }
+        if !self.parted.files.is_empty() {
+            if self.runs.is_empty() {
+                return self.finish_parted(records);
+            }
+            self.sort_parted()?;
         }
         let Self { reservation, config, buffer, spare, runs, max_record, spill_dir, .. } = self;
         drop(buffer);

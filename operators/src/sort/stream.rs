@@ -39,6 +39,7 @@ pub struct SortedStream<T: SegmentRecord> {
 impl<T: SegmentRecord> fmt::Debug for SortedStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let from = match &self.source {
+            Source::Fixed(f) if f.is_fed() => "partitioned runs",
             Source::Memory { .. } | Source::Fixed(_) => "memory",
             Source::Merge(_) => "merge",
         };
@@ -63,7 +64,11 @@ impl<T: SegmentRecord> SortedStream<T> {
     /// Whether the stream is served from memory (nothing spilled).
     #[must_use]
     pub fn is_in_memory(&self) -> bool {
-        matches!(self.source, Source::Memory { .. } | Source::Fixed(_))
+        match &self.source {
+            Source::Memory { .. } => true,
+            Source::Fixed(f) => !f.is_fed(),
+            Source::Merge(_) => false,
+        }
     }
 
     /// The next record's encoded bytes, `None` at the end.

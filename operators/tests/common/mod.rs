@@ -88,6 +88,8 @@ pub fn manager(budget: usize, page: usize, dir: &Path) -> MemoryManager {
 pub struct Outcome {
     pub runs: usize,
     pub in_memory: bool,
+    /// The stream's `Debug` before reading: where its records come from.
+    pub stream: String,
 }
 
 /// Sorts `records` with `config` in a fresh manager (pushed by value and as
@@ -125,6 +127,7 @@ where
         let runs = sorter.spilled_runs();
         let mut stream = sorter.finish()?;
         let in_memory = stream.is_in_memory();
+        let source = format!("{stream:?}");
         let mut out = Vec::with_capacity(records.len());
         assert_eq!(stream.remaining(), records.len() as u64, "remaining before reading");
         if by_ref {
@@ -144,7 +147,7 @@ where
         for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
             assert_eq!(got, want, "record {i} of {}", expected.len());
         }
-        Outcome { runs, in_memory }
+        Outcome { runs, in_memory, stream: source }
     };
     let stats = memory.stats();
     assert!(stats.peak <= budget, "peak {} over budget {budget}", stats.peak);

@@ -129,6 +129,16 @@ impl Blocks {
         self.free.extend((0..total).rev().map(|b| b as u32));
     }
 
+    /// Gives every page back to the budget; all blocks must be free (no
+    /// chain names them).
+    pub(crate) fn release_pages(&mut self) {
+        debug_assert_eq!(self.free.len(), self.total(), "a chain still holds blocks");
+        self.pages.clear();
+        self.free.clear();
+        self.next.clear();
+        self.fill.clear();
+    }
+
     #[inline(always)]
     pub(crate) fn next(&self, block: u32) -> u32 {
         self.next[block as usize]

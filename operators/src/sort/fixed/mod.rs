@@ -44,6 +44,11 @@
 //!    brings the next chain into this core's cache as it goes, so that
 //!    records sorted on the other core need not be fetched one by one.
 //!
+//! 5. **Out of core** (see `parted.rs`): a full buffer spills its top
+//!    buckets as they are, keeping the top digit for the next buffers, and
+//!    reading back loads one bucket of every run at a time into chains by
+//!    its next digit, sorted and read as above.
+//!
 //! Every scatter appends in input order and slots break key ties by their
 //! reference, which grows with chain order, so equal keys keep push order:
 //! the sort is stable by construction. A spill that fails half-way
@@ -52,6 +57,7 @@
 mod blocks;
 mod cache;
 mod helper;
+mod parted;
 mod push;
 mod sort;
 mod top;
@@ -64,6 +70,7 @@ use super::SortError;
 use blocks::{BLOCK, Blocks, Chain};
 use cache::{CacheSort, Held, Lent};
 use helper::{Helper, Job};
+pub(crate) use parted::{Feed, PartedRuns, reader_bytes};
 
 /// The widest entry kept on this path; wider records use the index.
 pub(crate) const MAX_ENTRY: usize = 64;
@@ -175,6 +182,12 @@ pub(crate) struct FixedBuffer<T> {
     /// one of the pieces of a chain of equal keys).
     current_whole: bool,
     release_read: bool,
+    /// Whether `clear` keeps the top digit (see `parted.rs`).
+    kept_digit: bool,
+    /// Partitioned runs read back through this buffer, and whether there
+    /// were any (see `parted.rs`).
+    feed: Option<Feed>,
+    fed: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -270,6 +283,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             packed: Chain::EMPTY,
             current_whole: false,
             release_read: false,
+            kept_digit: false,
+            feed: None,
+            fed: false,
             _t: PhantomData,
         }
     }
@@ -417,9 +433,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         if self.idle.is_empty() {
             let sizes = self.cache_sizes();
-            let bytes = helper::LOOKAHEAD
-                * (CacheSort::bytes(sizes) + Lent::bytes(sizes.list) + size_of::<Chain>())
-                + sizes.list * size_of::<usize>();
+            let bytes = self.helper_bytes();
             if self.blocks.reservation().try_grow(bytes).is_err() {
                 return;
             }
@@ -489,7 +503,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
 
     /// Records not read yet (once reading in order).
     pub(crate) fn remaining(&self) -> usize {
-        self.len - self.served - self.at
+        self.len - self.served - self.at + self.unloaded()
     }
 
     /// Where the entry a slot reference `r` names is.
@@ -539,15 +553,17 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         Ok(())
     }
 
-    /// Forgets the entries, keeping the pages for the next run.
+    /// Forgets the entries, keeping the pages for the next run (and the
+    /// top digit, when `keep_digit` says so).
     pub(crate) fn clear(&mut self) {
         self.stop_helper();
         self.blocks.release_all();
+        self.feed = None;
+        self.fed = false;
+        self.release_read = false;
         self.len = 0;
         self.has_pending = false;
         self.diff = 0;
-        self.above = u128::MAX;
-        self.first = 0;
         self.draining = false;
         self.stack.clear();
         self.read.clear();
@@ -557,14 +573,24 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.cache.count = 0;
         self.served = 0;
         self.cache.slots.clear();
+        self.check_at = 0;
+        self.check_value = 0;
+        if self.digit_kept() {
+            // Later keys are placed by the same digit, their differing bits
+            // taken against the same first key (see `parted.rs`).
+            let buckets = if self.map_bits != 0 { self.bucket_bits.len() } else { 1 << self.digit };
+            self.cursor = vec![FULL; buckets];
+            self.chains = vec![Chain::EMPTY; buckets];
+            return;
+        }
+        self.above = u128::MAX;
+        self.first = 0;
         self.bit = 0;
         self.digit = 0;
         self.map_bits = 0;
         self.cursor = vec![FULL];
         self.chains = vec![Chain::EMPTY];
         self.sample = if self.top_bits == 0 { usize::MAX } else { self.cache_cap };
-        self.check_at = 0;
-        self.check_value = 0;
     }
 }
 

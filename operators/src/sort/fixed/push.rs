@@ -101,7 +101,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.update_check();
             return Ok(Pushed::Full);
         }
-        if self.len == 0 {
+        if self.len == 0 && !self.digit_kept() {
             self.first = record.normalized_key_word_of();
         }
         let pushed = self.place_value(record);
@@ -150,7 +150,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         let pushed = self.fill_pending(fill);
         if pushed.is_ok() {
-            if self.len == 1 {
+            if self.len == 1 && !self.digit_kept() {
                 // The reference the other keys' differing bits are taken
                 // against (any key of the set would do).
                 self.first = Self::key_of(&self.pending);

@@ -106,6 +106,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.at = 0;
         self.cache.count = 0;
         self.cache.slots.clear();
+        self.load_ahead()?;
         // Chains handed to the helper left the stack before those on it.
         if let Some(helper) = &mut self.helper
             && helper.in_flight() > 0
@@ -124,19 +125,25 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             self.become_current(chain, bit);
             return Ok(true);
         }
-        while let Some((chain, bit)) = self.stack.pop() {
-            if chain.len <= self.cache_cap {
-                // The helper starts on the chains after this one first.
-                self.hand_over();
-                self.sort_in_cache(chain, bit);
-                self.become_current(chain, bit);
-                return Ok(true);
+        loop {
+            while let Some((chain, bit)) = self.stack.pop() {
+                if chain.len <= self.cache_cap {
+                    // The helper starts on the chains after this one first.
+                    self.hand_over();
+                    self.sort_in_cache(chain, bit);
+                    self.become_current(chain, bit);
+                    return Ok(true);
+                }
+                if let Err(e) = self.split(chain, bit) {
+                    // Still held (split frees nothing before it can finish), so
+                    // a `restore` keeps it.
+                    self.stack.push((chain, bit));
+                    return Err(e);
+                }
             }
-            if let Err(e) = self.split(chain, bit) {
-                // Still held (split frees nothing before it can finish), so
-                // a `restore` keeps it.
-                self.stack.push((chain, bit));
-                return Err(e);
+            // Partitioned runs load their next bucket here.
+            if !self.load_next()? {
+                break;
             }
         }
         // Everything was read: the helper's thread ends here, not when the
@@ -253,7 +260,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Scatters a chain larger than the in-cache capacity by its next digit
     /// and stacks the sub-chains (or the chain itself, when all its keys are
     /// equal: it is in order then).
-    fn split(&mut self, chain: Chain, bit: u32) -> Result<(), SortError> {
+    pub(super) fn split(&mut self, chain: Chain, bit: u32) -> Result<(), SortError> {
         let diff = self.chain_diff(chain);
         if diff == 0 || bit >= Self::KEY_BITS {
             // In push order already: read it in cache-sized pieces.
