@@ -415,7 +415,7 @@ impl<T: SegmentRecord> Sorter<T> {
         self.spare.clear();
         let pages = run_writer_pages(self.reservation.capacity(), self.reservation.page_size());
         let written = (|| {
-            let feed = Feed::open(&self.parted, &self.reservation)?;
+            let feed = Feed::open(&self.parted, &self.reservation, 0)?;
             let mut writer = run::run_writer(&self.reservation, &self.spill_dir, pages)?;
             buffer.feed(feed);
             while let Some(bytes) = buffer.next_record()? {
@@ -439,7 +439,8 @@ impl<T: SegmentRecord> Sorter<T> {
         };
         buffer.release_pages();
         drop(spare);
-        let feed = Feed::open(&parted, &reservation)?;
+        let read_ahead = buffer.feed_read_ahead(parted.files.len(), parted.largest_with(&[]));
+        let feed = Feed::open(&parted, &reservation, read_ahead)?;
         buffer.feed(feed);
         Ok(SortedStream::new(Source::Fixed(buffer), records))
     }

@@ -22,11 +22,18 @@
 //! would be open at once; the partitioned runs so far then become one
 //! sorted run, by the same loading.
 
-use segrec_core::{MemoryReservation, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter};
+use segrec_core::{
+    MemoryReservation, ReadAhead, SegmentRecord, SpillError, SpillFile, SpillReader, SpillWriter,
+};
 
 use super::blocks::{BLOCK, Chain};
 use super::{FULL, FixedBuffer, MAX_DIGIT, WRITE_AHEAD, helper};
 use crate::sort::SortError;
+
+/// Most pages per run read ahead (several buckets' frames).
+const MAX_READ_AHEAD: usize = 16;
+/// Fewest pages per run worth reading ahead on a thread (see `Feed::open`).
+const MIN_READ_AHEAD: usize = 12;
 
 /// Chains left on the stack below which the next bucket is loaded.
 const LOAD_AHEAD: usize = helper::LOOKAHEAD + 2;
@@ -92,13 +99,28 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    /// Opens every run of `runs` for reading on this thread, a frame at
-    /// a time into one page charged to `reservation`. Read ahead on a
-    /// thread instead, a bucket's frames of one run come one round trip
-    /// each (its segment is read at once, not a record at a time as in a
-    /// merge): that measured slower than reading them here.
-    pub(crate) fn open(runs: &PartedRuns, reservation: &MemoryReservation) -> Result<Self, SpillError> {
-        let readers = runs.files.iter().map(|f| f.reader(reservation, 0)).collect::<Result<Vec<_>, _>>()?;
+    /// Opens every run of `runs` for reading into one page each, charged
+    /// to `reservation`: on this thread a frame at a time, or with
+    /// `read_ahead` pages per run, read ahead on one thread for all.
+    ///
+    /// A bucket's frames of one run are read at once (not a record at a
+    /// time as in a merge), so read-ahead pays only when it holds several
+    /// buckets' frames: with a page or two per run, each frame costs a
+    /// round trip to the thread, slower than reading here.
+    pub(crate) fn open(
+        runs: &PartedRuns,
+        reservation: &MemoryReservation,
+        read_ahead: usize,
+    ) -> Result<Self, SpillError> {
+        let thread = if read_ahead > 0 && runs.files.len() > 1 { ReadAhead::new().ok() } else { None };
+        let readers = runs
+            .files
+            .iter()
+            .map(|f| match &thread {
+                Some(thread) => f.reader_ahead(reservation, thread, read_ahead),
+                None => f.reader(reservation, 0),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             readers,
             counts: runs.counts.clone(),
@@ -183,6 +205,21 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let blocks = left.saturating_sub(self.keep + 2) / 3;
         // A loaded bucket's last block may be partly filled.
         (blocks.saturating_sub(1) * Self::PER_BLOCK) as u64
+    }
+
+    /// Pages of read-ahead per run (see [`Feed::open`]) that `runs` runs can
+    /// have beside loading their largest bucket (`largest` entries) and
+    /// their readers: up to [`MAX_READ_AHEAD`], none when fewer than
+    /// [`MIN_READ_AHEAD`] fit.
+    pub(crate) fn feed_read_ahead(&self, runs: usize, largest: u64) -> usize {
+        let page = self.blocks.reservation().page_size();
+        let helper = if self.sort_thread { self.helper_bytes() } else { 0 };
+        let taken = self.charged + helper + runs * reader_bytes(page);
+        let left = self.blocks.reservation().capacity().saturating_sub(taken) / BLOCK;
+        let bucket = usize::try_from(largest).unwrap_or(usize::MAX).div_ceil(Self::PER_BLOCK) + 1;
+        let spare = left.saturating_sub(3 * bucket + self.keep + 2) * BLOCK;
+        let pages = spare / (runs.max(1) * (page + 16));
+        if pages < MIN_READ_AHEAD { 0 } else { pages.min(MAX_READ_AHEAD) }
     }
 
     /// Reads `feed`'s buckets as this (empty) buffer's entries, each loaded
