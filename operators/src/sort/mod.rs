@@ -439,7 +439,7 @@ impl<T: SegmentRecord> Sorter<T> {
         };
         buffer.release_pages();
         drop(spare);
-        let read_ahead = buffer.feed_read_ahead(parted.files.len(), parted.largest_with(&[]));
+        let read_ahead = buffer.feed_read_ahead(parted.files.len(), parted.largest());
         let feed = Feed::open(&parted, &reservation, read_ahead)?;
         buffer.feed(feed);
         Ok(SortedStream::new(Source::Fixed(buffer), records))

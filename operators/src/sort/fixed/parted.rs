@@ -5,11 +5,13 @@
 //! sorted to be spilled: its bucket chains are written as they are, bucket
 //! after bucket, with the entry count of each, and the top digit is kept
 //! for the runs after it, so that bucket `b` means the same keys in every
-//! run. Reading back, bucket `b` of every run (in run order) is loaded into
-//! one chain and sorted in cache like any other (split first when large):
+//! run. Reading back, bucket `b` of every run (in run order) is loaded,
+//! split by its next digit as it is read when larger than the in-cache
+//! capacity, and its chains sorted in cache like any others:
 //! the records are sorted once, where the merge of sorted runs sorts them
 //! at the spill and merges them again. Run files are read front to back,
-//! one bucket at a time, so each still needs a single read page.
+//! one bucket at a time, so each needs a single read page (more when the
+//! budget has room: read ahead on a thread, see `Feed::open`).
 //!
 //! Stable, as the in-memory path: a run's bucket holds its keys in push
 //! order, runs load in spill order, and the in-cache sort breaks ties by
@@ -65,10 +67,18 @@ impl PartedRuns {
         self.totals.iter().sum()
     }
 
-    /// The largest bucket of all runs, with `counts` added, in entries.
+    /// The largest bucket of all runs, in entries.
+    pub(crate) fn largest(&self) -> u64 {
+        self.totals.iter().copied().max().unwrap_or(0)
+    }
+
+    /// The largest bucket of all runs with a run of `counts` added.
     pub(crate) fn largest_with(&self, counts: &[u32]) -> u64 {
-        let totals = self.totals.iter().chain(core::iter::repeat(&0));
-        counts.iter().zip(totals).map(|(&c, &t)| t + u64::from(c)).max().unwrap_or(0)
+        if self.totals.is_empty() {
+            return counts.iter().map(|&c| u64::from(c)).max().unwrap_or(0);
+        }
+        debug_assert_eq!(self.totals.len(), counts.len(), "the top digit is kept");
+        counts.iter().zip(&self.totals).map(|(&c, &t)| t + u64::from(c)).max().unwrap_or(0)
     }
 
     /// Adds a run written from `partition`.
