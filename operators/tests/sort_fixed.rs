@@ -968,3 +968,14 @@ fn a_damaged_partitioned_run_is_a_spill_error_and_a_dropped_one_leaves_nothing()
     assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn many_partitioned_runs_of_large_pages_are_read_back_within_the_budget() {
+    // Large pages and many runs in the smallest bucketed budget: the runs'
+    // readers (and their read-ahead, if any) share it with loading their
+    // largest bucket.
+    for (n, seed) in [(1_200_000, 102), (1_500_000, 103)] {
+        let out = sort_keys::<Fixed>(&random(n, seed), LARGE, BIG_PAGE, SorterConfig::new());
+        assert!(out.runs >= 5 && partitioned(&out), "{out:?}");
+    }
+}
