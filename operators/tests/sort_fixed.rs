@@ -942,28 +942,7 @@ fn a_damaged_partitioned_run_is_a_spill_error_and_a_dropped_one_leaves_nothing()
     assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     // One byte flipped in the middle of every run written before `finish`.
-    let sorter = push_all();
-    for entry in fs::read_dir(dir.path()).unwrap() {
-        use std::io::{Seek, SeekFrom, Write};
-        let path = entry.unwrap().path();
-        let len = fs::metadata(&path).unwrap().len();
-        let mut f = fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
-        f.seek(SeekFrom::Start(len / 2)).unwrap();
-        f.write_all(&[0x5A]).unwrap();
-    }
-    let result = sorter.finish().and_then(|mut s| {
-        let mut n = 0u64;
-        while s.next_ref()?.is_some() {
-            n += 1;
-        }
-        Ok(n)
-    });
-    match result {
-        Err(SortError::Spill(segrec_core::SpillError::Corrupt { path, .. })) => {
-            assert!(path.starts_with(dir.path()));
-        }
-        other => panic!("expected a corrupt-run error, got {other:?}"),
-    }
+    common::expect_corrupt_after_damage(push_all(), dir.path());
     assert!(memory.stats().peak <= LARGE, "{}", memory.stats());
     assert_eq!(memory.stats().in_use, 0, "{}", memory.stats());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -176,3 +176,30 @@ pub fn check_key_nulls<T: SegmentRecord>(v: &T, want: bool) {
         assert_eq!(T::key_has_null(&e[..n]), T::LAYOUT.key_field_is_null(&e[..n]), "first {n} bytes");
     }
 }
+
+/// Flips one byte in the middle of every file in `dir` (the runs spilled
+/// so far), then finishes `sorter` and reads the stream to its end: the
+/// result must be a corrupt-run error naming a file in `dir`.
+pub fn expect_corrupt_after_damage<T: SegmentRecord>(sorter: Sorter<T>, dir: &Path) {
+    use std::io::{Seek, SeekFrom, Write};
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let mut f = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(len / 2)).unwrap();
+        f.write_all(&[0x5A]).unwrap();
+    }
+    let result = sorter.finish().and_then(|mut s| {
+        let mut n = 0u64;
+        while s.next_ref()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    });
+    match result {
+        Err(SortError::Spill(segrec_core::SpillError::Corrupt { path, .. })) => {
+            assert!(path.starts_with(dir))
+        }
+        other => panic!("expected a corrupt-run error, got {other:?}"),
+    }
+}
