@@ -17,7 +17,7 @@ pub struct StepReport {
     pub spill_files: u64,
     /// Spilled partition pairs a hash join joined after its first pass.
     pub join_tasks: u64,
-    /// Sorted runs a sorter spilled.
+    /// Runs a sorter spilled (sorted or partitioned).
     pub sort_runs: u64,
     pub notes: Vec<String>,
 }
