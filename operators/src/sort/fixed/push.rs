@@ -49,19 +49,21 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     fn place_value(&mut self, record: &T) -> Result<Pushed, SortError> {
         let k = record.normalized_key_word_of();
         let b = self.bucket(k);
-        let mut pos = self.cursor[b];
+        // One bounds check for the read and the write of the cursor.
+        let cursor = &mut self.cursor[b];
+        let mut pos = *cursor;
         if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
             // Checked before a block is taken for it: a record that fails
             // to encode leaves no empty block at its chain's end.
             record.check_encode()?;
-            match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], self.keep)? {
+            match Self::new_block(&mut self.blocks, cursor, &mut self.chains[b], self.keep)? {
                 Some(p) => pos = p,
                 None => return Ok(Pushed::Full),
             }
         }
         // A failed encode leaves the cursor as it was: nothing is placed.
         self.blocks.write_with(pos, Self::REC, WRITE_AHEAD, |out| record.encode(out))?;
-        self.cursor[b] = pos + Self::ENTRY;
+        *cursor = pos + Self::ENTRY;
         self.note_key(k);
         self.len += 1;
         Ok(Pushed::Done)
