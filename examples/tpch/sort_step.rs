@@ -90,7 +90,7 @@ pub fn run(options: &Options, memory: &MemoryManager) -> Result<(StepReport, Pip
     step.spilled_bytes = after.spilled_bytes - before.spilled_bytes;
     step.sort_runs = step.spill_files;
     step.notes.push(format!(
-        "source → sort → check on 3 threads; output verified in order, {rows_in} rows in = out; {} spill files (runs and merge passes)",
+        "source → sort → check on 3 threads; output verified in order, {rows_in} rows in = out; {} spill files (runs, and intermediate merge passes if any)",
         step.spill_files
     ));
     Ok((step, report))
