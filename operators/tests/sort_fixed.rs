@@ -280,6 +280,9 @@ fn entry_sizes<T: Shaped>() {
     let keys = clustered(3 * LARGE / entry::<T>(), 12);
     let out = sort_keys::<T>(&keys, LARGE, PAGE, SorterConfig::new());
     assert!(out.runs >= 2, "{out:?}");
+    // Spread keys spill as partitioned runs, whatever the entry size.
+    let out = sort_keys::<T>(&random(3 * LARGE / entry::<T>(), 13), LARGE, PAGE, SorterConfig::new());
+    assert!(out.runs >= 2 && partitioned(&out), "{out:?}");
 }
 
 #[test]
