@@ -232,15 +232,15 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if pages < MIN_READ_AHEAD { 0 } else { pages.min(MAX_READ_AHEAD) }
     }
 
-    /// Reads `feed`'s buckets as this (empty) buffer's entries, each loaded
-    /// when reading reaches it; the pages go back to the budget first, so
-    /// the readers can take theirs.
+    /// Empties the buffer and gives its pages back to the budget, so run
+    /// readers can take theirs before [`feed`](Self::feed).
     pub(crate) fn release_pages(&mut self) {
         self.clear();
         self.blocks.release_pages();
     }
 
-    /// Serves `feed`'s runs through `next_record` (after
+    /// Serves `feed`'s runs through `next_record`, each bucket loaded when
+    /// reading (nearly) reaches it (after
     /// [`release_pages`](Self::release_pages) and opening `feed`).
     pub(crate) fn feed(&mut self, feed: Feed) {
         debug_assert!(self.len == 0 && !self.draining);
