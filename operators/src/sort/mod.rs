@@ -101,6 +101,12 @@ fn run_writer_pages(budget: usize, page: usize) -> usize {
     (budget / page / RUN_WRITER_SHARE).clamp(1, MAX_RUN_WRITER_PAGES)
 }
 
+/// Holds back up to `pages` more pages of `reservation` in `spare`, as many
+/// as it gives.
+fn hold_pages(spare: &mut Vec<Page>, reservation: &MemoryReservation, pages: usize) {
+    spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+}
+
 /// Sorts records of type `T` by key, spilling sorted runs when the budget is
 /// full. See the [module documentation](self).
 pub struct Sorter<T: SegmentRecord> {
@@ -346,26 +352,14 @@ impl<T: SegmentRecord> Sorter<T> {
         self.spare.clear();
         let run = run::write_run(&mut self.buffer, &self.reservation, &self.spill_dir, pages);
         // The writer's pages are back in the pool either way: hold them again.
-        let refill = |s: &mut Self| {
-            let reservation = &s.reservation;
-            s.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
-        };
-        match run {
-            Ok(run) => {
-                self.spilled += self.buffer.len() as u64;
-                self.buffer.clear();
-                self.runs.push(run);
-                refill(self);
-                self.sort_parted()
-            }
-            Err(e) => {
-                // The records stay in the buffer (the partial file is
-                // removed), so pushing again after fixing the cause loses
-                // nothing.
-                refill(self);
-                Err(e)
-            }
-        }
+        hold_pages(&mut self.spare, &self.reservation, pages);
+        // On error the records stay in the buffer (the partial file is
+        // removed), so pushing again after fixing the cause loses nothing.
+        let run = run?;
+        self.spilled += self.buffer.len() as u64;
+        self.buffer.clear();
+        self.runs.push(run);
+        self.sort_parted()
     }
 
     /// Writes the (fixed) buffer as a partitioned run and keeps its top
@@ -392,8 +386,7 @@ impl<T: SegmentRecord> Sorter<T> {
             buffer.write_partitioned(&mut writer)?;
             writer.finish()
         })();
-        let reservation = &self.reservation;
-        self.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+        hold_pages(&mut self.spare, &self.reservation, pages);
         // On error the buffer holds every record still.
         let file = written?;
         self.spilled += buffer.len() as u64;
@@ -424,8 +417,7 @@ impl<T: SegmentRecord> Sorter<T> {
             Ok::<_, SortError>(writer.finish()?)
         })();
         buffer.clear();
-        let reservation = &self.reservation;
-        self.spare.extend((0..pages).map_while(|_| reservation.allocate_page().ok()));
+        hold_pages(&mut self.spare, &self.reservation, pages);
         self.runs.insert(0, written?);
         self.parted = PartedRuns::default();
         Ok(())

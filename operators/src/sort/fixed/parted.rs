@@ -209,12 +209,16 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// is left, as the next bucket loads while the last one's chains are
     /// read, and splits need free blocks.
     pub(crate) fn loadable(&self, other: usize) -> u64 {
-        let r = self.blocks.reservation();
-        let helper = if self.sort_thread { self.helper_bytes() } else { 0 };
-        let left = r.capacity().saturating_sub(self.charged + helper + other) / BLOCK;
-        let blocks = left.saturating_sub(self.keep + 2) / 3;
+        let blocks = self.blocks_left(other).saturating_sub(self.keep + 2) / 3;
         // A loaded bucket's last block may be partly filled.
         (blocks.saturating_sub(1) * Self::PER_BLOCK) as u64
+    }
+
+    /// Blocks the budget holds beside the sort's vectors, the helper's
+    /// (when it may run) and `other` bytes.
+    fn blocks_left(&self, other: usize) -> usize {
+        let helper = if self.sort_thread { self.helper_bytes() } else { 0 };
+        self.blocks.reservation().capacity().saturating_sub(self.charged + helper + other) / BLOCK
     }
 
     /// Pages of read-ahead per run (see [`Feed::open`]) that `runs` runs can
@@ -222,13 +226,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// their readers: up to [`MAX_READ_AHEAD`], none when fewer than
     /// [`MIN_READ_AHEAD`] fit.
     pub(crate) fn feed_read_ahead(&self, runs: usize, largest: u64) -> usize {
-        let page = self.blocks.reservation().page_size();
-        let helper = if self.sort_thread { self.helper_bytes() } else { 0 };
-        let taken = self.charged + helper + runs * reader_bytes(page);
-        let left = self.blocks.reservation().capacity().saturating_sub(taken) / BLOCK;
+        let per_page = reader_bytes(self.blocks.reservation().page_size());
+        let left = self.blocks_left(runs * per_page);
         let bucket = usize::try_from(largest).unwrap_or(usize::MAX).div_ceil(Self::PER_BLOCK) + 1;
         let spare = left.saturating_sub(3 * bucket + self.keep + 2) * BLOCK;
-        let pages = spare / (runs.max(1) * (page + 16));
+        let pages = spare / (runs.max(1) * per_page);
         if pages < MIN_READ_AHEAD { 0 } else { pages.min(MAX_READ_AHEAD) }
     }
 
@@ -243,12 +245,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// reading (nearly) reaches it (after
     /// [`release_pages`](Self::release_pages) and opening `feed`).
     pub(crate) fn feed(&mut self, feed: Feed) {
-        debug_assert!(self.len == 0 && !self.draining);
+        debug_assert!(self.len == 0 && !self.draining && self.check_at == 0 && self.check_value == 0);
         self.feed = Some(feed);
         self.fed = true;
         self.draining = true;
-        self.check_at = 0;
-        self.check_value = 0;
         self.release_when_read();
     }
 

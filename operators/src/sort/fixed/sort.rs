@@ -260,7 +260,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Scatters a chain larger than the in-cache capacity by its next digit
     /// and stacks the sub-chains (or the chain itself, when all its keys are
     /// equal: it is in order then).
-    pub(super) fn split(&mut self, chain: Chain, bit: u32) -> Result<(), SortError> {
+    fn split(&mut self, chain: Chain, bit: u32) -> Result<(), SortError> {
         let diff = self.chain_diff(chain);
         if diff == 0 || bit >= Self::KEY_BITS {
             // In push order already: read it in cache-sized pieces.
