@@ -201,6 +201,19 @@ impl MemorySegment {
         self.ptr.as_ptr()
     }
 
+    /// The address of the first byte, for writing, taken without borrowing
+    /// the bytes: a pointer for code that keeps addresses into the segment
+    /// (as the sort's block table does) and reads and writes through them
+    /// while it holds the segment. It must not outlive the segment, nor be
+    /// used while a slice from [`as_slice`](Self::as_slice) or
+    /// [`as_mut_slice`](Self::as_mut_slice) overlapping what it touches is
+    /// alive.
+    #[inline]
+    #[must_use]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
     /// The whole page as mutable bytes.
     #[inline]
     #[must_use]

@@ -15,6 +15,7 @@ use super::merge::Merger;
 // One per stream, built once: the size difference costs nothing, a box
 // would cost a pointer chase per record.
 #[allow(clippy::large_enum_variant)]
+#[repr(u8)]
 pub(crate) enum Source<T> {
     /// Nothing spilled: record pages and the sorted index.
     Memory { pages: Vec<Page>, index: PagedIndex, page_size: usize, pos: usize, scratch: Vec<u8> },

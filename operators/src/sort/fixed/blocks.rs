@@ -9,7 +9,13 @@
 //!
 //! Positions are byte addresses in the concatenation of the pages:
 //! `block << BLOCK_SHIFT | offset`. Every page size is a power of two of at
-//! least 4 KiB, so a block never straddles pages.
+//! least 4 KiB, so a block never straddles pages. A table of where each
+//! block's page lies turns a position into a pointer with one load and one
+//! add; the bytes are reached through it (this module's `unsafe`), never
+//! through a page's own slices, so a position costs no page lookup and no
+//! check of a page's length on the hot paths (pushing, scattering,
+//! reading), only a check that its entries end within their block, which
+//! the compiler folds into the caller's own.
 
 use segrec_core::{MemoryError, MemoryReservation, Page};
 
@@ -34,19 +40,42 @@ impl Chain {
     pub(crate) const EMPTY: Self = Self { head: NONE, tail: NONE, len: 0 };
 }
 
-/// The pages and their blocks' links, fill counts and free list.
+/// Where position 0 would be if the pages were one run of memory, as seen
+/// from one block: the block's first byte less its position, so that the
+/// address of position `pos` in the block is `origin + pos` (a wrapping
+/// pointer sum, landing in the block's page).
+#[derive(Debug, Clone, Copy)]
+struct Origin(*mut u8);
+
+// SAFETY: an `Origin` is only used by the `Blocks` holding it, under that
+// `Blocks`' own borrow (`&self` to read, `&mut self` to write), so it may go
+// to another thread with the `Blocks`, as its pages may.
+unsafe impl Send for Origin {}
+// SAFETY: as for `Send`: through `&Blocks` the bytes are only read.
+unsafe impl Sync for Origin {}
+
+/// A block's place in its chain.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// The next block of its chain.
+    next: u32,
+    /// Entries it holds (set when it is sealed).
+    fill: u16,
+}
+
+/// The pages and their blocks' addresses, links, fill counts and free list.
 #[derive(Debug)]
 pub(crate) struct Blocks {
     reservation: MemoryReservation,
+    /// Own the bytes `base` points into.
     pages: Vec<Page>,
-    page_shift: u32,
     /// Blocks per page, log2.
     per_page_shift: u32,
+    /// Per block: its `Origin` (apart from `link`, as every entry written
+    /// or read looks it up).
+    origin: Vec<Origin>,
+    link: Vec<Link>,
     free: Vec<u32>,
-    /// Per block: the next block of its chain.
-    next: Vec<u32>,
-    /// Per block: entries it holds (set when it is sealed).
-    fill: Vec<u16>,
 }
 
 impl Blocks {
@@ -55,11 +84,10 @@ impl Blocks {
         Self {
             reservation,
             pages: Vec::new(),
-            page_shift,
             per_page_shift: page_shift - BLOCK_SHIFT,
+            origin: Vec::new(),
+            link: Vec::new(),
             free: Vec::new(),
-            next: Vec::new(),
-            fill: Vec::new(),
         }
     }
 
@@ -74,7 +102,7 @@ impl Blocks {
 
     /// Blocks held in all.
     pub(crate) fn total(&self) -> usize {
-        self.pages.len() << self.per_page_shift
+        self.origin.len()
     }
 
     /// A free block, leaving at least `keep` in the free list, or a new page
@@ -93,7 +121,7 @@ impl Blocks {
     /// refuses it.
     #[cold]
     pub(crate) fn grow(&mut self) -> Result<bool, MemoryError> {
-        let page = match self.reservation.allocate_page() {
+        let mut page = match self.reservation.allocate_page() {
             Ok(p) => p,
             Err(MemoryError::Exhausted { .. }) => return Ok(false),
             Err(e) => return Err(e),
@@ -105,9 +133,14 @@ impl Blocks {
             // than wrap.
             return Ok(false);
         }
+        // The page's blocks share one origin: its first byte less the first
+        // block's position, so `origin + pos` is in the page for every
+        // position of its blocks.
+        let origin = Origin(page.as_mut_ptr().wrapping_sub(Self::start(first as u32)));
+        self.origin.resize(first + n, origin);
+        self.link.resize(first + n, Link { next: NONE, fill: 0 });
+        // The bytes stay where they are when the `Page` handle moves.
         self.pages.push(page);
-        self.next.resize(first + n, NONE);
-        self.fill.resize(first + n, 0);
         // Room for every block to be free at once: releasing never
         // allocates (reading a sorted buffer frees its blocks).
         self.free.reserve(first + n - self.free.len());
@@ -133,20 +166,20 @@ impl Blocks {
     /// chain names them).
     pub(crate) fn release_pages(&mut self) {
         debug_assert_eq!(self.free.len(), self.total(), "a chain still holds blocks");
+        self.origin.clear();
+        self.link.clear();
         self.pages.clear();
         self.free.clear();
-        self.next.clear();
-        self.fill.clear();
     }
 
     #[inline(always)]
     pub(crate) fn next(&self, block: u32) -> u32 {
-        self.next[block as usize]
+        self.link[block as usize].next
     }
 
     #[inline(always)]
     pub(crate) fn fill(&self, block: u32) -> usize {
-        usize::from(self.fill[block as usize])
+        usize::from(self.link[block as usize].fill)
     }
 
     /// The blocks of the chain starting at `head`, in order.
@@ -164,11 +197,11 @@ impl Blocks {
     /// Appends `block` (holding `fill` entries once sealed) to `chain`.
     #[inline]
     pub(crate) fn link(&mut self, chain: &mut Chain, block: u32) {
-        self.next[block as usize] = NONE;
+        self.link[block as usize].next = NONE;
         if chain.head == NONE {
             chain.head = block;
         } else {
-            self.next[chain.tail as usize] = block;
+            self.link[chain.tail as usize].next = block;
         }
         chain.tail = block;
     }
@@ -176,14 +209,14 @@ impl Blocks {
     /// Ends a chain at `block` (what followed it is unlinked).
     #[inline]
     pub(crate) fn cut_after(&mut self, block: u32) {
-        self.next[block as usize] = NONE;
+        self.link[block as usize].next = NONE;
     }
 
     /// Records that `block` holds `fill` entries.
     #[inline]
     pub(crate) fn seal(&mut self, block: u32, fill: usize) {
         debug_assert!(fill <= BLOCK);
-        self.fill[block as usize] = fill as u16;
+        self.link[block as usize].fill = fill as u16;
     }
 
     /// Links `b` after `a` (both non-empty): one chain, `a`'s entries first.
@@ -194,7 +227,7 @@ impl Blocks {
         if b.head == NONE {
             return a;
         }
-        self.next[a.tail as usize] = b.head;
+        self.link[a.tail as usize].next = b.head;
         Chain { head: a.head, tail: b.tail, len: a.len + b.len }
     }
 
@@ -216,11 +249,27 @@ impl Blocks {
         pos & (BLOCK - 1)
     }
 
-    /// `len` bytes at `pos` (within one block).
+    /// The address of the `len` bytes of entries at `pos`, checked to end
+    /// before their block's end (entries always do: a chain takes a new
+    /// block for an entry that would reach it) and their block to be one of
+    /// these. The check is the one pushing and scattering make to place an
+    /// entry, so after theirs the compiler drops it.
+    #[inline(always)]
+    fn at(&self, pos: usize, len: usize) -> *mut u8 {
+        assert!(Self::offset(pos) + len < BLOCK, "entries past the end of a block");
+        self.origin[pos >> BLOCK_SHIFT].0.wrapping_add(pos)
+    }
+
+    /// `len` bytes of entries at `pos` (within one block).
     #[inline(always)]
     pub(crate) fn bytes(&self, pos: usize, len: usize) -> &[u8] {
-        let off = pos & ((1 << self.page_shift) - 1);
-        &self.pages[pos >> self.page_shift].as_slice()[off..off + len]
+        let ptr = self.at(pos, len);
+        // SAFETY: `at` checked that the bytes lie in a block of one of
+        // `self.pages`, which are initialised (zeroed when allocated) and
+        // live as long as `self`; every write to them goes through
+        // `&mut self` (or a `Lent`, whose blocks are not read here while
+        // lent), so none can happen while this shared borrow lives.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
     }
 
     /// Writes `bytes` at `pos` (within one block) and prefetches the line
@@ -229,10 +278,12 @@ impl Blocks {
     /// would push it out of L1 anyway.
     #[inline(always)]
     pub(crate) fn write(&mut self, pos: usize, bytes: &[u8], ahead: usize) {
-        let off = pos & ((1 << self.page_shift) - 1);
-        let page = self.pages[pos >> self.page_shift].as_mut_slice();
-        page[off..off + bytes.len()].copy_from_slice(bytes);
-        prefetch_l2(page.as_ptr().wrapping_add(off + ahead));
+        let ptr = self.at(pos, bytes.len());
+        // SAFETY: as in `bytes`, and `&mut self` means no other borrow of
+        // these pages' bytes is alive: `bytes` (if it came from them at
+        // all, through a `Lent`) may still overlap, so the copy is a move.
+        unsafe { core::ptr::copy(bytes.as_ptr(), ptr, bytes.len()) };
+        prefetch_l2(ptr.wrapping_add(ahead));
     }
 
     /// Lets `fill` write `len` bytes at `pos` (within one block) and
@@ -245,10 +296,12 @@ impl Blocks {
         ahead: usize,
         fill: impl FnOnce(&mut [u8]) -> R,
     ) -> R {
-        let off = pos & ((1 << self.page_shift) - 1);
-        let page = self.pages[pos >> self.page_shift].as_mut_slice();
-        let r = fill(&mut page[off..off + len]);
-        prefetch_l2(page.as_ptr().wrapping_add(off + ahead));
+        let ptr = self.at(pos, len);
+        // SAFETY: as in `bytes`, and `&mut self` makes the borrow unique: no
+        // other slice of these bytes is alive while `fill` runs (a `Lent`
+        // never names a block being written).
+        let r = fill(unsafe { core::slice::from_raw_parts_mut(ptr, len) });
+        prefetch_l2(ptr.wrapping_add(ahead));
         r
     }
 
@@ -257,36 +310,27 @@ impl Blocks {
     #[inline]
     pub(crate) fn copy_within_block(&mut self, from: usize, to: usize, len: usize) {
         debug_assert_eq!(Self::block_of(from), Self::block_of(to));
-        let mask = (1 << self.page_shift) - 1;
-        let page = self.pages[from >> self.page_shift].as_mut_slice();
-        page.copy_within(from & mask..(from & mask) + len, to & mask);
+        self.copy(from, to, len);
     }
 
-    /// Copies `len` bytes from `from` to `to` (each within one block; the
-    /// two do not overlap).
+    /// Copies `len` bytes from `from` to `to` (each within one block; they
+    /// may overlap).
     #[inline(always)]
     pub(crate) fn copy(&mut self, from: usize, to: usize, len: usize) {
-        let mask = (1 << self.page_shift) - 1;
-        let (pf, pt) = (from >> self.page_shift, to >> self.page_shift);
-        let (of, ot) = (from & mask, to & mask);
-        if pf == pt {
-            self.pages[pf].as_mut_slice().copy_within(of..of + len, ot);
-        } else {
-            let (src, dst) = if pf < pt {
-                let (a, b) = self.pages.split_at_mut(pt);
-                (&a[pf], &mut b[0])
-            } else {
-                let (a, b) = self.pages.split_at_mut(pf);
-                (&b[0], &mut a[pt])
-            };
-            dst.as_mut_slice()[ot..ot + len].copy_from_slice(&src.as_slice()[of..of + len]);
-        }
+        let (src, dst) = (self.at(from, len), self.at(to, len));
+        // SAFETY: `at` checked both ranges lie in blocks of these pages
+        // (see `bytes`), `&mut self` means no slice of them is alive, and
+        // `copy` allows the two to overlap.
+        unsafe { core::ptr::copy(src, dst, len) };
     }
 
     /// The whole of `block`.
     #[inline(always)]
     pub(crate) fn block(&self, block: u32) -> &[u8] {
-        self.bytes(Self::start(block), BLOCK)
+        let ptr = self.block_ptr(block).cast_mut();
+        // SAFETY: as in `bytes`: a block is `BLOCK` bytes of a page of
+        // `self.pages`, from the address `block_ptr` gives.
+        unsafe { core::slice::from_raw_parts(ptr, BLOCK) }
     }
 
     /// The address of `block`'s first byte, taken without borrowing the
@@ -294,16 +338,14 @@ impl Blocks {
     /// are written).
     #[inline]
     pub(crate) fn block_ptr(&self, block: u32) -> *const u8 {
-        let pos = Self::start(block);
-        self.pages[pos >> self.page_shift].as_ptr().wrapping_add(pos & ((1 << self.page_shift) - 1))
+        self.origin[block as usize].0.wrapping_add(Self::start(block)).cast_const()
     }
 
     /// A raw pointer to `pos`, for prefetch hints only (never dereferenced).
     #[inline(always)]
     pub(crate) fn hint(&self, pos: usize) -> *const u8 {
-        let page = pos >> self.page_shift;
-        match self.pages.get(page) {
-            Some(p) => p.as_slice().as_ptr().wrapping_add(pos & ((1 << self.page_shift) - 1)),
+        match self.origin.get(pos >> BLOCK_SHIFT) {
+            Some(o) => o.0.wrapping_add(pos).cast_const(),
             None => core::ptr::null(),
         }
     }

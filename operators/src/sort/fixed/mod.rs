@@ -83,6 +83,12 @@ const MAX_DIGIT: u32 = 11;
 const MAX_CACHE_BLOCKS: usize = 64;
 /// Bytes ahead of a bucket's write position prefetched while scattering.
 const WRITE_AHEAD: usize = 256;
+/// Cache lines of a block, log2: reading brings one line of the next chain
+/// into cache per record read, and a chain spans about one line per entry
+/// at most (entries are at most `MAX_ENTRY` bytes), so the next chain is in
+/// by the time the current one is read.
+const LINE: usize = 64;
+const LINES_SHIFT: u32 = (BLOCK / LINE).trailing_zeros();
 /// A bucket cursor with no room: the next entry needs a new block.
 const FULL: usize = usize::MAX;
 
@@ -151,9 +157,9 @@ pub(crate) struct FixedBuffer<T> {
     /// once in memory (see `helper.rs`).
     helper: Option<Helper>,
     /// With the helper: the block addresses of the chain read after the
-    /// current one, brought into this thread's cache while the current one
-    /// is read (so reading need not fetch its records from the other
-    /// core's cache one by one).
+    /// current one, brought into this thread's cache a line per record
+    /// read from the current one (so reading need not fetch its records
+    /// from the other core's cache one by one).
     read_ahead: Vec<usize>,
     /// Whether to use the helper (see `SorterConfig::sort_thread`), and its
     /// jobs (their vectors, charged once made) while it is stopped.
@@ -474,8 +480,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     #[inline(always)]
     pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>, SortError> {
         debug_assert!(self.draining);
-        if let Some(&base) = self.read_ahead.get(self.at / Self::PER_BLOCK) {
-            let at = base + (self.at % Self::PER_BLOCK) * Self::ENTRY;
+        if let Some(&base) = self.read_ahead.get(self.at >> LINES_SHIFT) {
+            let at = base + (self.at & ((1 << LINES_SHIFT) - 1)) * LINE;
             crate::sort::prefetch::prefetch_l2(core::ptr::without_provenance(at));
         }
         if Self::KEY <= 8 {

@@ -57,7 +57,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // to encode leaves no empty block at its chain's end.
             record.check_encode()?;
             match Self::new_block(&mut self.blocks, cursor, &mut self.chains[b], self.keep)? {
-                Some(p) => pos = p,
+                // Computed here, so the compiler sees where in its block
+                // the entry goes (and drops the check of `write_with`).
+                Some(block) => pos = Blocks::start(block),
                 None => return Ok(Pushed::Full),
             }
         }
@@ -192,7 +194,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let mut pos = self.cursor[b];
         if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
             match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? {
-                Some(p) => pos = p,
+                Some(block) => pos = Blocks::start(block),
                 None => return Ok(false),
             }
         }
@@ -215,9 +217,11 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         if Blocks::offset(*cursor) + Self::ENTRY < BLOCK {
             return Ok(Some(*cursor));
         }
-        Self::new_block(blocks, cursor, chain, keep)
+        Ok(Self::new_block(blocks, cursor, chain, keep)?.map(Blocks::start))
     }
 
+    /// Starts a new block for a chain (its cursor at the block's start),
+    /// leaving `keep` free: the block, or `None` when none is left.
     #[cold]
     #[inline(never)]
     fn new_block(
@@ -225,12 +229,12 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         cursor: &mut usize,
         chain: &mut Chain,
         keep: usize,
-    ) -> Result<Option<usize>, MemoryError> {
+    ) -> Result<Option<u32>, MemoryError> {
         let Some(block) = blocks.take(keep)? else { return Ok(None) };
         Self::seal_tail(blocks, cursor, chain);
         blocks.link(chain, block);
         *cursor = Blocks::start(block);
-        Ok(Some(*cursor))
+        Ok(Some(block))
     }
 
     /// Records the fill of a chain's last block (its cursor's block).
