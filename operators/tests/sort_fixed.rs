@@ -342,6 +342,47 @@ fn eleven_and_twelve_byte_keys_differing_past_the_eighth_byte() {
     wide(&spread, by_w12, true);
 }
 
+/// `n` 12-byte keys whose first `shared` bits are one prefix and whose
+/// next bits are random (`skewed`: a price's float bits, of few exponents).
+fn tails_after(n: u32, shared: u32, skewed: bool, seed: u64) -> Vec<W12> {
+    const KEY: u128 = (1 << 96) - 1;
+    let prefix = 0x0F0E_0D0C_0B0A_0908_0706_0504u128 >> (96 - shared) << (96 - shared);
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|seq| {
+            let tail = if skewed {
+                u128::from((rng.below(1_000_000) as f64 / 100.0).to_bits()) << 32
+                    | u128::from(rng.below(1 << 32))
+            } else {
+                u128::from(rng.next_u64()) << 32 | u128::from(rng.next_u64())
+            };
+            let k = prefix | (tail & KEY) >> shared;
+            W12 { a: (k >> 64) as u32, b: k as u64, seq }
+        })
+        .collect()
+}
+
+#[test]
+fn wide_keys_with_the_top_digit_on_either_side_of_the_eighth_byte() {
+    // Pushing takes a key's bucket from its top 64 bits when the top digit
+    // (and what a mapped one reads after it) lies within them, and from
+    // the whole key when not: prefixes of 0 to 60 shared bits put the
+    // digit on both sides, plain (random tails) and mapped (float tails).
+    for shared in [0, 30, 44, 50, 53, 56, 60] {
+        for skewed in [false, true] {
+            let records = tails_after(200_000, shared, skewed, 40 + u64::from(shared));
+            let out = check_sort(&records, by_w12, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
+            assert!(out.in_memory, "{shared} shared bits, skewed {skewed}: {out:?}");
+        }
+    }
+    // And spilled, as partitioned runs that keep the digit.
+    for skewed in [false, true] {
+        let records = tails_after(300_000, 56, skewed, 39);
+        let out = check_sort(&records, by_w12, LARGE, PAGE, SorterConfig::new(), false).unwrap();
+        assert!(out.runs >= 1, "skewed {skewed}: {out:?}");
+    }
+}
+
 #[test]
 fn large_budgets_spill_and_merge() {
     for (keys, what) in [

@@ -22,7 +22,8 @@
 //!    The sample is scattered into the buckets, and every later push goes
 //!    straight to its bucket's chain (placed by the key of the record's
 //!    fields, encoded in place), with a write prefetch ahead of the
-//!    bucket's write position.
+//!    bucket's write position. Keys wider than 8 bytes are placed by their
+//!    top 64 bits alone when the digit lies within them, in `u64`.
 //! 2. **Sort** (`sort`) only seals the chains and stacks them in key order.
 //!    When a later key differs from the sample above the top digit (sorted
 //!    input, say), the buckets do not partition the keys: they are linked
@@ -141,6 +142,12 @@ pub(crate) struct FixedBuffer<T> {
     first: u128,
     diff: u128,
     above: u128,
+    /// Whether `above` and the bits the top digit reads all lie in the
+    /// key's top 64 bits (always, for keys of up to 8 bytes): placing a
+    /// record then computes in `u64`, whatever the key's width.
+    head: bool,
+    /// Bits after `bit` the mapped top digit reads (see `top.rs`).
+    map_reach: u32,
     /// Free blocks pushing leaves for sorting: the last pushed record's,
     /// and those the splits of clustered buckets start their sub-chains in.
     keep: usize,
@@ -270,6 +277,8 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             first: 0,
             diff: 0,
             above: u128::MAX,
+            head: false,
+            map_reach: 0,
             keep,
             cache_cap,
             max_len,
@@ -321,17 +330,25 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
     }
 
-    /// The bucket of key `k` under the current digit.
+    /// Says whether placing may compute in `u64` (see `head`), once the top
+    /// digit is chosen.
+    fn update_head(&mut self) {
+        let reach = if self.map_bits != 0 { self.map_reach } else { self.digit };
+        self.head = Self::KEY <= 8 || (self.above as u64 == 0 && self.bit + reach <= 64);
+    }
+
+    /// The bucket of key `k` under the current digit; with `HEAD`, taken
+    /// from the key's top 64 bits alone (see `head`).
     #[inline(always)]
-    fn bucket(&self, k: u128) -> usize {
+    fn bucket<const HEAD: bool>(&self, k: u128) -> usize {
         if self.map_bits != 0 {
-            return Self::map_bucket(&self.map, self.bit, self.map_bits, k);
+            return Self::map_bucket::<HEAD>(&self.map, self.bit, self.map_bits, k);
         }
         // Without a branch for the one bucket: shifting right by one first
         // keeps the second shift below the width, and leaves no bits when
         // `digit` is 0.
         let (bit, d) = (self.bit, self.digit);
-        if Self::KEY <= 8 {
+        if Self::KEY <= 8 || HEAD {
             ((((k >> 64) as u64) << bit >> 1) >> (63 - d)) as usize
         } else {
             (((((k << bit) >> 64) as u64) >> 1) >> (63 - d)) as usize
@@ -590,6 +607,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             return;
         }
         self.above = u128::MAX;
+        self.head = false;
         self.first = 0;
         self.bit = 0;
         self.digit = 0;

@@ -47,8 +47,21 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// Places and encodes `record` in its bucket, leaving `keep` blocks free.
     #[inline(always)]
     fn place_value(&mut self, record: &T) -> Result<Pushed, SortError> {
+        // One predictable branch saves a wide key's `u128` shifts (see
+        // `head`); keys of up to 8 bytes never take the other way.
+        if Self::KEY <= 8 || self.head {
+            self.place_value_in::<true>(record)
+        } else {
+            self.place_value_in::<false>(record)
+        }
+    }
+
+    /// `place_value`, with `HEAD` when placing may read the key's top 64
+    /// bits alone.
+    #[inline(always)]
+    fn place_value_in<const HEAD: bool>(&mut self, record: &T) -> Result<Pushed, SortError> {
         let k = record.normalized_key_word_of();
-        let b = self.bucket(k);
+        let b = self.bucket::<HEAD>(k);
         // One bounds check for the read and the write of the cursor.
         let cursor = &mut self.cursor[b];
         let mut pos = *cursor;
@@ -66,18 +79,18 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         // A failed encode leaves the cursor as it was: nothing is placed.
         self.blocks.write_with(pos, Self::REC, WRITE_AHEAD, |out| record.encode(out))?;
         *cursor = pos + Self::ENTRY;
-        self.note_key(k);
+        self.note_key::<HEAD>(k);
         self.len += 1;
         Ok(Pushed::Done)
     }
 
     /// Notes the bits in which key `k` differs from the first one, when
-    /// `sort` needs them.
+    /// `sort` needs them (with `HEAD`, `above` lies in the top 64 bits).
     #[inline(always)]
-    fn note_key(&mut self, k: u128) {
+    fn note_key<const HEAD: bool>(&mut self, k: u128) {
         let x = k ^ self.first;
         // Keys of up to 8 bytes have no bits in the low half.
-        let differs = if Self::KEY <= 8 {
+        let differs = if Self::KEY <= 8 || HEAD {
             (x >> 64) as u64 & (self.above >> 64) as u64 != 0
         } else {
             x & self.above != 0
@@ -189,8 +202,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// `false` (and still pending) when no block is left.
     #[inline(always)]
     pub(super) fn place_pending(&mut self, keep: usize) -> Result<bool, MemoryError> {
+        // Encoded pushes (rarer, and dearer anyway) keep the general form.
         let k = Self::key_of(&self.pending);
-        let b = self.bucket(k);
+        let b = self.bucket::<false>(k);
         let mut pos = self.cursor[b];
         if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
             match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? {
@@ -200,7 +214,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.blocks.write(pos, &self.pending[..Self::REC], WRITE_AHEAD);
         self.cursor[b] = pos + Self::ENTRY;
-        self.note_key(k);
+        self.note_key::<false>(k);
         self.has_pending = false;
         Ok(true)
     }

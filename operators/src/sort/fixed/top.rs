@@ -72,6 +72,11 @@ impl Entry {
             | (first as u64) << Self::FIRST_SHIFT
     }
 
+    /// Bits after the looked-up ones that entry `e` picks a bucket by.
+    fn width(e: u64) -> u32 {
+        63 - (e & 63) as u32
+    }
+
     /// The bucket of a key whose bits after the looked-up ones are `after`
     /// (left-aligned).
     #[inline(always)]
@@ -195,8 +200,9 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         let (cursor, chains) = if self.skewed(sample, bit, d) && self.build_map(sample, bit, d)? {
             let map = core::mem::take(&mut self.map);
             let t_bits = self.map_bits;
-            let scattered =
-                self.scatter_by(sample, self.bucket_bits.len(), |k| Self::map_bucket(&map, bit, t_bits, k));
+            let scattered = self.scatter_by(sample, self.bucket_bits.len(), |k| {
+                Self::map_bucket::<false>(&map, bit, t_bits, k)
+            });
             self.map = map;
             self.digit = 0;
             scattered?
@@ -209,6 +215,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.bit = bit;
         // From here `sort` only asks whether a key differs above the digit.
         self.above = !(u128::MAX >> bit);
+        self.update_head();
         Ok(())
     }
 
@@ -315,6 +322,10 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             }
         }
         self.map_bits = t_bits;
+        // The bits after the looked-up ones the widest choice among a
+        // value's buckets reads.
+        let widest = self.map[..1 << t_bits].iter().map(|&e| Entry::width(e)).max().unwrap_or(0);
+        self.map_reach = t_bits + widest;
         Ok(true)
     }
 
@@ -331,12 +342,13 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     }
 
     /// The bucket of key `k` under the mapped digit `map` (of `t_bits` key
-    /// bits from `bit`).
+    /// bits from `bit`); with `HEAD`, read from the key's top 64 bits alone
+    /// (see `FixedBuffer::head`).
     #[inline(always)]
-    pub(super) fn map_bucket(map: &[u64], bit: u32, t_bits: u32, k: u128) -> usize {
+    pub(super) fn map_bucket<const HEAD: bool>(map: &[u64], bit: u32, t_bits: u32, k: u128) -> usize {
         // All in the top 64 bits from `bit`: `build_map` keeps `t_bits` and
         // the bits after them within them.
-        let h = Self::high(k, bit);
+        let h = if HEAD { ((k >> 64) as u64) << bit } else { Self::high(k, bit) };
         Entry::bucket(map[(h >> (64 - t_bits)) as usize], h << t_bits)
     }
 }
