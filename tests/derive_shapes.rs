@@ -257,6 +257,38 @@ fn skipped_fields_come_back_as_default() {
     println!("{}", Optionals::LAYOUT);
 }
 
+/// Whole-byte fields declared after smaller ones.
+#[derive(SegmentRecord, Debug, Clone, PartialEq)]
+pub struct Unaligned {
+    #[segment(key)]
+    t: u8,
+    flag: bool,
+    #[segment(key, desc)]
+    p: f64,
+    a: u32,
+    o: Option<u16>,
+    h: u16,
+    k: i64,
+    arr: [u8; 3],
+}
+
+#[test]
+fn whole_byte_fields_are_laid_out_at_multiples_of_their_size() {
+    let at = |name| Unaligned::LAYOUT.fields.iter().find(|f| f.name == name).expect("a field").bit_offset;
+    // 64-bit fields first, then 32, 16 and 8 (arrays by their whole width),
+    // then bit fields and `Option`s, each in declaration order.
+    assert_eq!([at("p"), at("k"), at("a"), at("h"), at("t"), at("arr")], [0, 64, 128, 160, 176, 184]);
+    assert_eq!([at("flag"), at("o")], [208, 209]);
+    assert_eq!(Unaligned::ENCODED_SIZE, Some(29));
+    let v = Unaligned { t: 7, flag: true, p: -2.5, a: 3, o: Some(0xBEEF), h: 9, k: -1, arr: [1, 2, 3] };
+    let buf = round_trip(&v);
+    // The layout changes where bytes lie, not the order of keys.
+    assert_eq!(&buf[..8], &(-2.5f64).to_le_bytes());
+    let w = Unaligned { t: 6, p: -3.0, ..v.clone() };
+    assert_eq!(keys_of(&w).0.cmp(&keys_of(&v).0), core::cmp::Ordering::Less);
+    round_trip(&Unaligned { o: None, ..v });
+}
+
 #[test]
 fn empty_and_large_strings() {
     #[derive(SegmentRecord, Debug, Clone, PartialEq)]

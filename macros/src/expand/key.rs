@@ -693,15 +693,17 @@ mod tests {
 
     #[test]
     fn option_parts_are_tested_one_masked_byte_per_byte() {
-        // Null bits at bits 0 and 2 (byte 0, mask 0b101) and 36 (byte 4,
-        // mask 1 << 4); the non-key `Option` at bit 45 is not tested.
+        // `c` is laid out first (a whole word of 32 bits), then the others
+        // in order: null bits at bits 32 and 34 (byte 4, mask 0b101) and,
+        // past `g`'s 7 bits, 43 (byte 5, mask 1 << 3); the non-key
+        // `Option` at bit 52 is not tested.
         let body = key_has_null_body(
             "struct C { #[segment(key)] a: Option<bool>, #[segment(key, nulls_last)] b: Option<bool>, c: u32, \
-             #[segment(key, desc)] d: Option<u8>, e: Option<u8> }",
+             #[segment(bits = 7)] g: u8, #[segment(key, desc)] d: Option<u8>, e: Option<u8> }",
         );
         assert_eq!(body.matches("any_null_bit").count(), 2, "{body}");
-        assert!(body.contains("any_null_bit (encoded , 0usize , 5u8)"), "{body}");
-        assert!(body.contains("any_null_bit (encoded , 4usize , 16u8)"), "{body}");
+        assert!(body.contains("any_null_bit (encoded , 4usize , 5u8)"), "{body}");
+        assert!(body.contains("any_null_bit (encoded , 5usize , 8u8)"), "{body}");
         assert!(!body.contains("let") && !body.contains("for") && !body.contains("Vec"), "{body}");
     }
 }

@@ -1,6 +1,7 @@
 //! Code generation from the validated model.
 //!
-//! Every stored field gets a bit offset in the fixed part. Offsets are
+//! Every stored field gets a bit offset in the fixed part, by alignment
+//! first (see `alignment`), then declaration order. Offsets are
 //! computed here as a literal plus the widths the macro cannot know (a
 //! `SegmentEnum`'s bits, an array's length written as a const expression), so
 //! a record of primitives gets plain literals and the others constant
@@ -52,6 +53,26 @@ impl ToTokens for Bits {
             let terms = &self.terms;
             tokens.extend(quote!((#lit #(+ #terms)*)));
         }
+    }
+}
+
+/// Where a field of `width` bits goes in the fixed part: fields of a
+/// multiple of 64 bits first, then of 32, 16 and 8, then the others (bit
+/// fields, `Option`s' null bits with their values), and those whose width
+/// the macro cannot know last. So every whole-byte field lies at a multiple
+/// of its own size (up to 8 bytes) from the record's start, whatever
+/// comes before it in the struct, and encoding and decoding it is a plain
+/// load or store, not shifts across words.
+fn alignment(width: &Bits) -> u32 {
+    if !width.terms.is_empty() {
+        return 5;
+    }
+    match width.lit {
+        w if w % 64 == 0 => 0,
+        w if w % 32 == 0 => 1,
+        w if w % 16 == 0 => 2,
+        w if w % 8 == 0 => 3,
+        _ => 4,
     }
 }
 
@@ -139,12 +160,20 @@ impl<'r> Ctx<'r> {
                 field,
                 s,
                 name: field.ident.unraw().to_string(),
-                off: off.clone(),
-                val_off: off.plus(opt),
-                width: width.clone(),
+                off: Bits::default(),
+                val_off: Bits::default(),
+                width,
                 var,
             });
-            off = off.add(&width);
+        }
+        // Offsets by alignment, then declaration order (see `alignment`).
+        let mut order: Vec<usize> = (0..plans.len()).collect();
+        order.sort_by_key(|&i| alignment(&plans[i].width));
+        for i in order {
+            let p = &mut plans[i];
+            p.off = off.clone();
+            p.val_off = off.plus(usize::from(p.optional()));
+            off = off.add(&p.width);
         }
         let ident = &rec.ident;
         let (_, ty_g, _) = rec.generics.split_for_impl();
