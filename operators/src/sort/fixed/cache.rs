@@ -210,7 +210,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         cs.count = n;
         let mut counts = core::mem::take(&mut cs.counts);
         let mut d;
-        loop {
+        let largest = loop {
             if bit >= Self::KEY_BITS {
                 // Every key bit is shared: the chain is in order.
                 cs.counts = counts;
@@ -252,22 +252,22 @@ impl<T: SegmentRecord> FixedBuffer<T> {
                     }
                 }
             }
-            if c.contains(&(n as u32)) {
+            // The sub-buckets' starts, and the largest one's size.
+            let (mut at, mut largest) = (0, 0);
+            for c in c.iter_mut() {
+                let k = *c;
+                largest = largest.max(k);
+                *c = at;
+                at += k;
+            }
+            if largest as usize == n {
                 // One sub-bucket holds everything: skip the shared bits.
                 let diff = Self::blocks_diff(chain);
                 bit = if diff == 0 { Self::KEY_BITS } else { diff.leading_zeros() };
                 continue;
             }
-            break;
-        }
-        let (mut at, mut largest) = (0, 0);
-        for c in &mut counts[..1 << d] {
-            let k = *c;
-            largest = largest.max(k);
-            *c = at;
-            at += k;
-        }
-        let largest = largest as usize;
+            break largest as usize;
+        };
         // Slots hold the key from `bit` (the digit included), so one
         // insertion pass over all of them is right: it moves a slot only
         // within its sub-bucket. Keys of up to 8 bytes always take 8-byte
