@@ -368,13 +368,25 @@ fn wide_keys_with_the_top_digit_on_either_side_of_the_eighth_byte() {
     // (and what a mapped one reads after it) lies within them, and from
     // the whole key when not: prefixes of 0 to 60 shared bits put the
     // digit on both sides, plain (random tails) and mapped (float tails).
-    for shared in [0, 30, 44, 50, 53, 56, 60] {
+    // At this budget the top digit has 6 bits: 58 and 59 shared bits put
+    // its end at bits 64 and 65, the edge.
+    for shared in [0, 30, 44, 50, 53, 56, 57, 58, 59, 60] {
         for skewed in [false, true] {
             let records = tails_after(200_000, shared, skewed, 40 + u64::from(shared));
             let out = check_sort(&records, by_w12, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
             assert!(out.in_memory, "{shared} shared bits, skewed {skewed}: {out:?}");
         }
     }
+    // Keys that differ from the sample above the digit, pushed by value
+    // (`check_sort` pushes every third stretch of 700 encoded): the top 64
+    // bits alone must tell, or the buckets would not partition the keys.
+    let mut records = tails_after(100_000, 40, false, 77);
+    for (j, i) in [30_000usize, 49_000, 70_000, 91_000].into_iter().enumerate() {
+        assert_ne!(i / 700 % 3, 2, "record {i} is pushed by value");
+        records[i].a = j as u32;
+    }
+    let out = check_sort(&records, by_w12, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
+    assert!(out.in_memory, "{out:?}");
     // And spilled, as partitioned runs that keep the digit.
     for skewed in [false, true] {
         let records = tails_after(300_000, 56, skewed, 39);

@@ -67,7 +67,7 @@ struct Link {
 #[derive(Debug)]
 pub(crate) struct Blocks {
     reservation: MemoryReservation,
-    /// Own the bytes `base` points into.
+    /// Own the bytes the blocks' origins point into.
     pages: Vec<Page>,
     /// Blocks per page, log2.
     per_page_shift: u32,
@@ -256,7 +256,7 @@ impl Blocks {
     /// entry, so after theirs the compiler drops it.
     #[inline(always)]
     fn at(&self, pos: usize, len: usize) -> *mut u8 {
-        assert!(Self::offset(pos) + len < BLOCK, "entries past the end of a block");
+        assert!(len < BLOCK - Self::offset(pos), "entries past the end of a block");
         self.origin[pos >> BLOCK_SHIFT].0.wrapping_add(pos)
     }
 
@@ -275,14 +275,21 @@ impl Blocks {
     /// Writes `bytes` at `pos` (within one block) and prefetches the line
     /// `ahead` bytes further on for writing next: into L2, as a bucket's
     /// next write comes after thousands of other buckets' writes, which
-    /// would push it out of L1 anyway.
+    /// would push it out of L1 anyway. `bytes` come from outside the
+    /// blocks (a pending record, a run's frame).
     #[inline(always)]
     pub(crate) fn write(&mut self, pos: usize, bytes: &[u8], ahead: usize) {
         let ptr = self.at(pos, bytes.len());
+        let src = bytes.as_ptr_range();
+        debug_assert!(
+            src.end.cast_mut() <= ptr || ptr.wrapping_add(bytes.len()) <= src.start.cast_mut(),
+            "a write from the blocks' own bytes"
+        );
         // SAFETY: as in `bytes`, and `&mut self` means no other borrow of
-        // these pages' bytes is alive: `bytes` (if it came from them at
-        // all, through a `Lent`) may still overlap, so the copy is a move.
-        unsafe { core::ptr::copy(bytes.as_ptr(), ptr, bytes.len()) };
+        // these pages' bytes is alive: none could have made `bytes`, and
+        // a `Lent` never names a block being written, so the two ranges
+        // do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
         prefetch_l2(ptr.wrapping_add(ahead));
     }
 

@@ -386,6 +386,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         self.bit = 0;
         self.digit = 0;
         self.map_bits = 0;
+        self.update_head();
         self.at = 0;
         self.cache.count = 0;
         self.served = 0;
