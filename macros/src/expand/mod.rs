@@ -59,10 +59,11 @@ impl ToTokens for Bits {
 /// Where a field of `width` bits goes in the fixed part: fields of a
 /// multiple of 64 bits first, then of 32, 16 and 8, then the others (bit
 /// fields, `Option`s' null bits with their values), and those whose width
-/// the macro cannot know last. So every whole-byte field lies at a multiple
-/// of its own size (up to 8 bytes) from the record's start, whatever
-/// comes before it in the struct, and encoding and decoding it is a plain
-/// load or store, not shifts across words.
+/// the macro cannot know last (so the others keep literal offsets, which
+/// `key_has_null` groups by byte). A whole-byte field then lies at a
+/// multiple of the largest power of two (up to 8 bytes) dividing its size,
+/// whatever comes before it in the struct, and encoding and decoding a
+/// primitive is a plain load or store, not shifts across words.
 fn alignment(width: &Bits) -> u32 {
     if !width.terms.is_empty() {
         return 5;
