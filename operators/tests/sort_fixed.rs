@@ -377,16 +377,21 @@ fn wide_keys_with_the_top_digit_on_either_side_of_the_eighth_byte() {
             assert!(out.in_memory, "{shared} shared bits, skewed {skewed}: {out:?}");
         }
     }
-    // Keys that differ from the sample above the digit, pushed by value
-    // (`check_sort` pushes every third stretch of 700 encoded): the top 64
-    // bits alone must tell, or the buckets would not partition the keys.
-    let mut records = tails_after(100_000, 40, false, 77);
-    for (j, i) in [30_000usize, 49_000, 70_000, 91_000].into_iter().enumerate() {
-        assert_ne!(i / 700 % 3, 2, "record {i} is pushed by value");
-        records[i].a = j as u32;
+    // Keys that differ from the sample above the digit, pushed by value or
+    // encoded (`check_sort` pushes every third stretch of 700 encoded): the
+    // top 64 bits alone must tell, or the buckets would not partition the
+    // keys.
+    for (at, encoded) in
+        [([30_000usize, 49_000, 70_000, 91_000], false), ([43_500, 64_500, 85_500, 98_000], true)]
+    {
+        let mut records = tails_after(100_000, 40, false, 77);
+        for (j, i) in at.into_iter().enumerate() {
+            assert_eq!(i / 700 % 3 == 2, encoded, "record {i}");
+            records[i].a = j as u32;
+        }
+        let out = check_sort(&records, by_w12, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
+        assert!(out.in_memory, "encoded {encoded}: {out:?}");
     }
-    let out = check_sort(&records, by_w12, EIGHT, PAGE, SorterConfig::new(), true).unwrap();
-    assert!(out.in_memory, "{out:?}");
     // And spilled, as partitioned runs that keep the digit.
     for skewed in [false, true] {
         let records = tails_after(300_000, 56, skewed, 39);

@@ -202,9 +202,20 @@ impl<T: SegmentRecord> FixedBuffer<T> {
     /// `false` (and still pending) when no block is left.
     #[inline(always)]
     pub(super) fn place_pending(&mut self, keep: usize) -> Result<bool, MemoryError> {
-        // Encoded pushes (rarer, and dearer anyway) keep the general form.
+        // As in `place_value`.
+        if Self::KEY <= 8 || self.head {
+            self.place_pending_in::<true>(keep)
+        } else {
+            self.place_pending_in::<false>(keep)
+        }
+    }
+
+    /// `place_pending`, with `HEAD` when placing may read the key's top 64
+    /// bits alone.
+    #[inline(always)]
+    fn place_pending_in<const HEAD: bool>(&mut self, keep: usize) -> Result<bool, MemoryError> {
         let k = Self::key_of(&self.pending);
-        let b = self.bucket::<false>(k);
+        let b = self.bucket::<HEAD>(k);
         let mut pos = self.cursor[b];
         if Blocks::offset(pos) + Self::ENTRY >= BLOCK {
             match Self::new_block(&mut self.blocks, &mut self.cursor[b], &mut self.chains[b], keep)? {
@@ -214,7 +225,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         }
         self.blocks.write(pos, &self.pending[..Self::REC], WRITE_AHEAD);
         self.cursor[b] = pos + Self::ENTRY;
-        self.note_key::<false>(k);
+        self.note_key::<HEAD>(k);
         self.has_pending = false;
         Ok(true)
     }
