@@ -237,12 +237,6 @@ impl Blocks {
         (block as usize) << BLOCK_SHIFT
     }
 
-    /// The block holding position `pos`.
-    #[inline(always)]
-    pub(crate) fn block_of(pos: usize) -> u32 {
-        (pos >> BLOCK_SHIFT) as u32
-    }
-
     /// Offset of `pos` within its block.
     #[inline(always)]
     pub(crate) fn offset(pos: usize) -> usize {
@@ -310,14 +304,6 @@ impl Blocks {
         let r = fill(unsafe { core::slice::from_raw_parts_mut(ptr, len) });
         prefetch_l2(ptr.wrapping_add(ahead));
         r
-    }
-
-    /// Moves `len` bytes from `from` to `to` within one block (they may
-    /// overlap).
-    #[inline]
-    pub(crate) fn copy_within_block(&mut self, from: usize, to: usize, len: usize) {
-        debug_assert_eq!(Self::block_of(from), Self::block_of(to));
-        self.copy(from, to, len);
     }
 
     /// Copies `len` bytes from `from` to `to` (each within one block; they

@@ -146,8 +146,6 @@ pub(crate) struct FixedBuffer<T> {
     /// key's top 64 bits (always, for keys of up to 8 bytes): placing a
     /// record then computes in `u64`, whatever the key's width.
     head: bool,
-    /// Bits after `bit` the mapped top digit reads (see `top.rs`).
-    map_reach: u32,
     /// Free blocks pushing leaves for sorting: the last pushed record's,
     /// and those the splits of clustered buckets start their sub-chains in.
     keep: usize,
@@ -278,7 +276,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             diff: 0,
             above: u128::MAX,
             head: false,
-            map_reach: 0,
             keep,
             cache_cap,
             max_len,
@@ -328,13 +325,6 @@ impl<T: SegmentRecord> FixedBuffer<T> {
         } else {
             ((((k << bit) >> 64) as u64) >> (64 - d)) as usize
         }
-    }
-
-    /// Says whether placing may compute in `u64` (see `head`), once the top
-    /// digit is chosen.
-    fn update_head(&mut self) {
-        let reach = if self.map_bits != 0 { self.map_reach } else { self.digit };
-        self.head = Self::KEY <= 8 || (self.above as u64 == 0 && self.bit + reach <= 64);
     }
 
     /// The bucket of key `k` under the current digit; with `HEAD`, taken

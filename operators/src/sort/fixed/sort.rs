@@ -247,7 +247,7 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             // The rest moves to the front of its block, which becomes the
             // packed chain's last.
             let from = Blocks::start(tail) + moved * Self::ENTRY;
-            self.blocks.copy_within_block(from, Blocks::start(tail), (fill - moved) * Self::ENTRY);
+            self.blocks.copy(from, Blocks::start(tail), (fill - moved) * Self::ENTRY);
             self.blocks.seal(tail, fill - moved);
             self.blocks.link(&mut self.packed, tail);
         }

@@ -322,11 +322,21 @@ impl<T: SegmentRecord> FixedBuffer<T> {
             }
         }
         self.map_bits = t_bits;
-        // The bits after the looked-up ones the widest choice among a
-        // value's buckets reads.
-        let widest = self.map[..1 << t_bits].iter().map(|&e| Entry::width(e)).max().unwrap_or(0);
-        self.map_reach = t_bits + widest;
         Ok(true)
+    }
+
+    /// Says whether placing may compute in `u64` (see `head`): once the top
+    /// digit is chosen, and again when it is reset.
+    pub(super) fn update_head(&mut self) {
+        let reach = if self.map_bits != 0 {
+            // The looked-up bits and those the widest choice among a
+            // value's buckets reads after them.
+            let widest = self.map[..1 << self.map_bits].iter().map(|&e| Entry::width(e)).max().unwrap_or(0);
+            self.map_bits + widest
+        } else {
+            self.digit
+        };
+        self.head = Self::KEY <= 8 || (self.above as u64 == 0 && self.bit + reach <= 64);
     }
 
     /// The table index of key `k` (its `t_bits` bits from key bit `bit`).
